@@ -1,0 +1,124 @@
+// swift-tools-version:6.2
+//
+// Berth: a container agent daemon for Linux hosts, compatible with Amazon ECS.
+// Layers and their rules are described in ../shared/DESIGN.md; each target is one layer with
+// narrow dependencies. Versions are pinned exactly: Package.resolved is not committed.
+
+import PackageDescription
+
+/// Settings shared by every target: Swift 6 language mode (strict concurrency) plus the upcoming
+/// features that keep module boundaries honest.
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "berth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "berth", targets: ["berth"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+    ],
+    targets: [
+        // ECS domain types shared by every layer. Depends on nothing.
+        .target(
+            name: "BerthModel",
+            swiftSettings: strictSettings
+        ),
+        // /etc/ecs/ecs.config + environment -> typed configuration, defaults, clamps, diagnostics.
+        .target(
+            name: "BerthConfig",
+            dependencies: ["BerthModel"],
+            swiftSettings: strictSettings
+        ),
+        // Docker Engine API client over the Unix socket. Knows nothing about ECS.
+        .target(
+            name: "DockerEngine",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Test doubles and scoped fixtures: a stub HTTP server on a Unix socket or loopback port.
+        .target(
+            name: "BerthTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The executable: argument parsing and wiring only.
+        .executableTarget(
+            name: "berth",
+            dependencies: [
+                "BerthConfig",
+                "DockerEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "BerthModelTests",
+            dependencies: [
+                "BerthModel",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BerthConfigTests",
+            dependencies: [
+                "BerthConfig",
+                "BerthModel",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DockerEngineTests",
+            dependencies: [
+                "DockerEngine",
+                "BerthTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Runs against the real dockerd and the two local registries that `make test` starts.
+        .testTarget(
+            name: "DockerEngineIntegrationTests",
+            dependencies: [
+                "DockerEngine",
+                "BerthTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Runs the built `berth` binary as an operator would.
+        .testTarget(
+            name: "BerthCLITests",
+            dependencies: ["berth"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

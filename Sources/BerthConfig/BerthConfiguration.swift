@@ -1,0 +1,80 @@
+public import BerthModel
+
+/// Berth's typed configuration: ECS agent keys with the ECS agent's defaults on Linux, plus Berth's own.
+///
+/// Built by ``ConfigurationLoader`` from `/etc/ecs/ecs.config` and the environment.
+public struct BerthConfiguration: Sendable, Hashable {
+    /// `ECS_CLUSTER`: the cluster to register into.
+    public var cluster: ClusterName = .default
+    /// `AWS_DEFAULT_REGION`: the region in ARNs and signatures. Required: Berth has no instance metadata to ask.
+    public var region: AWSRegion
+    /// `ECS_BACKEND_HOST`: a remote control plane; nil runs the embedded control plane in the agent.
+    public var backendHost: String?
+    /// `DOCKER_HOST`
+    public var dockerHost: DockerHost = .default
+    /// `ECS_DATADIR`: where state is kept. The ECS agent's `/data/` is a container path that ecs-init
+    /// mounts from `/var/lib/ecs/data`; Berth runs on the host, so it uses the host path directly.
+    public var dataDirectory: String = "/var/lib/ecs/data"
+    /// `ECS_CHECKPOINT`: keep state across restarts. The ECS agent defaults to true when `ECS_DATADIR`
+    /// is set, which ecs-init always does; Berth defaults to true.
+    public var checkpoint: Bool = true
+    /// `ECS_LOGLEVEL`
+    public var logLevel: LogLevel = .info
+    /// `ECS_RESERVED_PORTS`: TCP host ports registered as in use.
+    public var reservedPorts: [UInt16] = [22, 2375, 2376, 51678, 51679]
+    /// `ECS_RESERVED_PORTS_UDP`
+    public var reservedPortsUDP: [UInt16] = []
+    /// `ECS_RESERVED_MEMORY`: MiB left out of the registered memory.
+    public var reservedMemoryMiB: UInt16 = 0
+    /// `ECS_ENGINE_AUTH_TYPE` + `ECS_ENGINE_AUTH_DATA`
+    public var engineAuthentication: EngineAuthentication?
+    /// `ECS_AVAILABLE_LOGGING_DRIVERS`
+    public var availableLoggingDrivers: [LoggingDriver] = [.jsonFile, .none]
+    /// `ECS_CONTAINER_STOP_TIMEOUT`: grace period between SIGTERM and SIGKILL (at least 1s).
+    public var containerStopTimeout: Duration = .seconds(30)
+    /// `ECS_CONTAINER_START_TIMEOUT` (at least 45s)
+    public var containerStartTimeout: Duration = .seconds(3 * 60)
+    /// `ECS_CONTAINER_CREATE_TIMEOUT` (at least 1m)
+    public var containerCreateTimeout: Duration = .seconds(4 * 60)
+    /// `ECS_IMAGE_PULL_BEHAVIOR`
+    public var imagePullBehavior: ImagePullBehavior = .default
+    /// `ECS_IMAGE_PULL_INACTIVITY_TIMEOUT`: a pull with no progress for this long is cancelled (at least 1m).
+    public var imagePullInactivityTimeout: Duration = .seconds(60)
+    /// `ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION`: how long a stopped task's containers are kept.
+    public var taskCleanupWaitDuration: Duration = .seconds(3 * 3600)
+    /// `ECS_DISABLE_IMAGE_CLEANUP`
+    public var imageCleanupDisabled: Bool = false
+    /// `ECS_IMAGE_CLEANUP_INTERVAL` (at least 10m)
+    public var imageCleanupInterval: Duration = .seconds(30 * 60)
+    /// `ECS_IMAGE_MINIMUM_CLEANUP_AGE`
+    public var imageMinimumCleanupAge: Duration = .seconds(3600)
+    /// `ECS_NUM_IMAGES_DELETE_PER_CYCLE` (at least 1)
+    public var imagesDeletedPerCycle: Int = 5
+    /// `ECS_INSTANCE_ATTRIBUTES`: custom attributes sent at registration, sorted by name.
+    public var instanceAttributes: [Attribute] = []
+    /// `ECS_DISABLE_PRIVILEGED`
+    public var privilegedDisabled: Bool = false
+    /// `ECS_SELINUX_CAPABLE`
+    public var selinuxCapable: Bool = false
+    /// `ECS_APPARMOR_CAPABLE`
+    public var apparmorCapable: Bool = false
+    /// `ECS_DYNAMIC_HOST_PORT_RANGE`: where dynamic host ports come from; the kernel's ephemeral range by default.
+    public var dynamicHostPortRange: PortRange
+    /// `BERTH_API_LISTEN`: where the embedded ECS API listens.
+    public var apiListen: ListenAddress = .defaultAPI
+    /// `BERTH_ACCOUNT_ID`: the account in the ARNs Berth issues.
+    public var accountID: AccountID = .documentationExample
+
+    public init(region: AWSRegion, dynamicHostPortRange: PortRange) {
+        self.region = region
+        self.dynamicHostPortRange = dynamicHostPortRange
+    }
+
+    /// Whether the agent runs the control plane in its own process.
+    public var runsEmbeddedControlPlane: Bool { backendHost == nil }
+}
+
+extension ListenAddress {
+    /// 127.0.0.1:51680: loopback only, beside the agent's introspection (51678) and task metadata (51679) ports.
+    public static let defaultAPI = ListenAddress(unchecked: "127.0.0.1", port: 51680)
+}

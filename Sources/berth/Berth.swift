@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Berth: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "berth",
+        abstract: "A container agent for Linux hosts, compatible with Amazon ECS.",
+        subcommands: [CheckConfig.self]
+    )
+}

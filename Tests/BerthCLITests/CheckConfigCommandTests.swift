@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+/// Runs the `berth` binary built beside the test bundle.
+struct BerthProcess {
+    let status: Int32
+    let standardOutput: String
+    let standardError: String
+
+    static var binary: URL {
+        get throws {
+            // The test bundle and the executables share the build products folder.
+            let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            let binary = products.appendingPathComponent("berth")
+            guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+                throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: binary.path])
+            }
+            return binary
+        }
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> BerthProcess {
+        let process = Process()
+        process.executableURL = try binary
+        process.arguments = arguments
+        // Only what the test gives: the caller's ECS_* variables must not leak in.
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return BerthProcess(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData, as: UTF8.self)
+        )
+    }
+}
+
+/// Writes `text` to a temporary file for the duration of `body`.
+func withConfigFile<Result>(_ text: String, _ body: (String) throws -> Result) throws -> Result {
+    let path = NSTemporaryDirectory() + "berth-\(UUID().uuidString).config"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try body(path)
+}
+
+@Suite("berth check-config")
+struct CheckConfigCommandTests {
+    @Test("a good file prints the effective configuration and exits 0; warnings go to standard error")
+    func goodFile() throws {
+        let text = """
+            AWS_DEFAULT_REGION=us-east-1
+            ECS_CLUSTER="prod"
+            ECS_CONTAINER_STOP_TIMEOUT=30
+            ECS_ENGINE_AUTH_TYPE=docker
+            ECS_ENGINE_AUTH_DATA={"127.0.0.1:51671":{"username":"berth","password":"hunter2-secret"}}
+            """
+        try withConfigFile(text) { path in
+            let result = try BerthProcess.run(
+                ["check-config", "--config", path],
+                environment: ["ECS_LOGLEVEL": "debug"]
+            )
+            #expect(result.status == 0)
+            #expect(result.standardOutput.contains("\nECS_CLUSTER=prod "))
+            #expect(result.standardOutput.contains("\nECS_LOGLEVEL=debug "))
+            #expect(result.standardOutput.contains("# environment"))
+            #expect(result.standardOutput.contains("ECS_ENGINE_AUTH_DATA=<redacted: credentials for 127.0.0.1:51671>"))
+            #expect(
+                result.standardError
+                    == "warning: \(path):3: ECS_CONTAINER_STOP_TIMEOUT=\"30\": not a duration (write it with a unit, such as 30s); using the default 30s\n"
+            )
+            #expect(!(result.standardOutput + result.standardError).contains("hunter2-secret"))
+        }
+    }
+
+    @Test("a bad file lists every error, naming key, value and line, and exits 5")
+    func badFile() throws {
+        let text = """
+            ECS_CLUSTER=my cluster
+            ECS_ENGINE_AUTH_TYPE=docker
+            ECS_ENGINE_AUTH_DATA={"127.0.0.1:51671":{"username":"berth","pasword":"hunter2-secret"}}
+            ECS_LOGLEVEL=loud
+            """
+        try withConfigFile(text) { path in
+            let result = try BerthProcess.run(["check-config", "--config", path])
+            #expect(result.status == 5)
+            #expect(result.standardOutput.isEmpty)
+            let lines = result.standardError.split(separator: "\n").map(String.init)
+            #expect(
+                lines == [
+                    "the configuration has 3 errors; Berth will not start with it",
+                    "error: \(path):1: ECS_CLUSTER=\"my cluster\": cluster name 'my cluster' contains ' '; names use letters, digits, hyphens and underscores",
+                    "error: \(path):3: ECS_ENGINE_AUTH_DATA: registry '127.0.0.1:51671' needs string username and password",
+                    "warning: \(path):4: ECS_LOGLEVEL=\"loud\": not a level (debug, info, warn, error, crit); using the default info",
+                    "error: AWS_DEFAULT_REGION: not set; Berth has no instance metadata service to learn the region from, so set it (such as us-east-1)",
+                ]
+            )
+            #expect(!result.standardError.contains("hunter2-secret"))
+        }
+    }
+
+    @Test("a file named with --config must exist")
+    func missingFile() throws {
+        let result = try BerthProcess.run(["check-config", "--config", "/nonexistent/ecs.config"])
+        #expect(result.status == 5)
+        #expect(result.standardError == "configuration file /nonexistent/ecs.config does not exist\n")
+    }
+
+    @Test("--docker reports an unreachable dockerd and exits 1")
+    func dockerUnreachable() throws {
+        try withConfigFile("AWS_DEFAULT_REGION=us-east-1\nDOCKER_HOST=unix:///nonexistent/docker.sock\n") { path in
+            let result = try BerthProcess.run(["check-config", "--config", path, "--docker"])
+            #expect(result.status == 1)
+            #expect(result.standardError.contains("cannot reach dockerd at unix:///nonexistent/docker.sock"))
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import DockerEngine
+import Foundation
+import Logging
+
+/// What `make test` sets up (scripts/test-environment.sh): dockerd on its default socket, a local image,
+/// and two registries on loopback holding it, one open and one behind htpasswd basic auth.
+/// The environment can point elsewhere; the defaults match the script.
+enum TestEnvironment {
+    static func value(_ name: String, default fallback: String) -> String {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+
+    static let dockerSocket = value("BERTH_TEST_DOCKER_SOCKET", default: "/var/run/docker.sock")
+    static let localImage = value("BERTH_TEST_IMAGE", default: "berth-test/busybox:latest")
+    static let openRegistry = value("BERTH_TEST_REGISTRY", default: "127.0.0.1:51670")
+    static let authRegistry = value("BERTH_TEST_AUTH_REGISTRY", default: "127.0.0.1:51671")
+    static let registryUser = value("BERTH_TEST_REGISTRY_USER", default: "berth-test")
+    static let registryPassword = value("BERTH_TEST_REGISTRY_PASSWORD", default: "berth-test-password")
+
+    static var openRegistryImage: String { "\(openRegistry)/berth/busybox:latest" }
+    static var authRegistryImage: String { "\(authRegistry)/berth/busybox:latest" }
+
+    static var credentials: RegistryAuth {
+        RegistryAuth(username: registryUser, password: registryPassword, serverAddress: authRegistry)
+    }
+}
+
+/// Runs `body` with a client of the real dockerd.
+func withDocker<Result: Sendable>(_ body: (DockerEngineClient) async throws -> Result) async throws -> Result {
+    try await DockerEngineClient.withClient(
+        endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
+        logger: Logger(label: "integration", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) { client in
+        try await body(client)
+    }
+}
+
+/// A short unique name for this test's Docker objects.
+func uniqueName(_ prefix: String) -> String {
+    "berth-it-\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+}
+
+extension DockerEngineClient {
+    /// Polls until the container is no longer running, and returns its final state.
+    func waitUntilExited(_ id: String, timeout: Duration = .seconds(60)) async throws -> ContainerState {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let state = try await inspectContainer(id).state
+            if !state.running && state.status != "created" { return state }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw DockerError(.timeout, "container \(id) still running after \(timeout)")
+    }
+
+    /// Removes containers, volumes and image tags a test made, whatever state they are in.
+    func cleanUp(containers: [String] = [], volumes: [String] = [], images: [String] = []) async {
+        for container in containers { try? await removeContainer(container, removeVolumes: true, force: true) }
+        for volume in volumes { try? await removeVolume(volume, force: true) }
+        for image in images { _ = try? await removeImage(image, force: true) }
+    }
+}
+
+/// A temporary host directory for bind mounts, removed afterwards.
+func withTemporaryDirectory<Result>(_ body: (URL) async throws -> Result) async throws -> Result {
+    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(uniqueName("dir"))
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    return try await body(directory)
+}
