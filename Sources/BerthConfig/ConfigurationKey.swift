@@ -1,5 +1,5 @@
 /// Every configuration key Berth reads, in the order `berth check-config` prints them.
-public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable, Comparable {
+public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case cluster = "ECS_CLUSTER"
     case region = "AWS_DEFAULT_REGION"
     case backendHost = "ECS_BACKEND_HOST"
@@ -33,12 +33,6 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable, Comparab
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.
     public var isSecret: Bool { self == .engineAuthData }
-
-    public static func < (lhs: Self, rhs: Self) -> Bool {
-        // Declaration order: the order an operator reads them in.
-        guard let left = allCases.firstIndex(of: lhs), let right = allCases.firstIndex(of: rhs) else { return false }
-        return left < right
-    }
 
     /// Settings of the Amazon ECS agent that Berth does not implement. Naming one is not a typo, so it gets
     /// a milder warning than an unknown key.

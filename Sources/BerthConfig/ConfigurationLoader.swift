@@ -335,13 +335,13 @@ struct ValueReader {
             LogLevel(rawValue: text.lowercased()).map { .accepted($0) }
                 ?? .fallBack(reason: "not a level (\(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        configuration.reservedPorts = read(.reservedPorts, default: defaults.reservedPorts, format: Self.jsonList) {
+        configuration.reservedPorts = read(.reservedPorts, default: defaults.reservedPorts, format: Self.json) {
             Self.portList($0)
         }
         configuration.reservedPortsUDP = read(
             .reservedPortsUDP,
             default: defaults.reservedPortsUDP,
-            format: Self.jsonList
+            format: Self.json
         ) { Self.portList($0) }
         configuration.reservedMemoryMiB = read(.reservedMemory, default: defaults.reservedMemoryMiB) { text in
             UInt16(text).map { .accepted($0) } ?? .fallBack(reason: "not a whole number of MiB from 0 to 65535")
@@ -350,7 +350,7 @@ struct ValueReader {
         configuration.availableLoggingDrivers = read(
             .availableLoggingDrivers,
             default: defaults.availableLoggingDrivers,
-            format: { Self.jsonList($0.map(\.rawValue)) },
+            format: { Self.json($0.map(\.rawValue)) },
             Self.loggingDrivers
         )
         configuration.containerStopTimeout = readDuration(
@@ -577,8 +577,11 @@ struct ValueReader {
         return .accepted(withScheme)
     }
 
-    static func jsonList<Element>(_ list: [Element]) -> String {
-        "[" + list.map { element in element is String ? "\"\(element)\"" : "\(element)" }.joined(separator: ",") + "]"
+    /// Compact JSON as the file would hold it: `[22,2375]`, `["json-file","none"]`, `{"stack":"prod"}`.
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 }
 

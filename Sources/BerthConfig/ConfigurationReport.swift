@@ -32,15 +32,15 @@ public enum ConfigurationReport {
         case .dataDirectory: configuration.dataDirectory
         case .checkpoint: "\(configuration.checkpoint)"
         case .logLevel: configuration.logLevel.rawValue
-        case .reservedPorts: ValueReader.jsonList(configuration.reservedPorts)
-        case .reservedPortsUDP: ValueReader.jsonList(configuration.reservedPortsUDP)
+        case .reservedPorts: ValueReader.json(configuration.reservedPorts)
+        case .reservedPortsUDP: ValueReader.json(configuration.reservedPortsUDP)
         case .reservedMemory: "\(configuration.reservedMemoryMiB)"
         case .engineAuthType: configuration.engineAuthentication?.type.rawValue ?? ""
         case .engineAuthData:
             configuration.engineAuthentication.map {
                 "<redacted: credentials for \($0.registries.joined(separator: ", "))>"
             } ?? ""
-        case .availableLoggingDrivers: ValueReader.jsonList(configuration.availableLoggingDrivers.map(\.rawValue))
+        case .availableLoggingDrivers: ValueReader.json(configuration.availableLoggingDrivers.map(\.rawValue))
         case .containerStopTimeout: GoDuration.format(configuration.containerStopTimeout)
         case .containerStartTimeout: GoDuration.format(configuration.containerStartTimeout)
         case .containerCreateTimeout: GoDuration.format(configuration.containerCreateTimeout)
@@ -51,7 +51,10 @@ public enum ConfigurationReport {
         case .imageCleanupInterval: GoDuration.format(configuration.imageCleanupInterval)
         case .imageMinimumCleanupAge: GoDuration.format(configuration.imageMinimumCleanupAge)
         case .imagesDeletedPerCycle: "\(configuration.imagesDeletedPerCycle)"
-        case .instanceAttributes: attributesJSON(configuration)
+        case .instanceAttributes:
+            ValueReader.json(
+                Dictionary(configuration.instanceAttributes.map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+            )
         case .privilegedDisabled: "\(configuration.privilegedDisabled)"
         case .selinuxCapable: "\(configuration.selinuxCapable)"
         case .apparmorCapable: "\(configuration.apparmorCapable)"
@@ -59,24 +62,5 @@ public enum ConfigurationReport {
         case .apiListen: configuration.apiListen.description
         case .accountID: configuration.accountID.digits
         }
-    }
-
-    private static func attributesJSON(_ configuration: BerthConfiguration) -> String {
-        let members = configuration.instanceAttributes.map { attribute in
-            "\(jsonString(attribute.name)):\(jsonString(attribute.value ?? ""))"
-        }
-        return "{" + members.joined(separator: ",") + "}"
-    }
-
-    private static func jsonString(_ text: String) -> String {
-        var escaped = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped + "\""
     }
 }

@@ -12,7 +12,7 @@ public enum DockerEndpoint: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .unixSocket(let path):
             // AsyncHTTPClient reads the socket path from the percent-encoded host of an http+unix URL.
-            "http+unix://" + path.percentEncodedForURLHost()
+            "http+unix://" + path.percentEncodingAllButUnreserved()
         case .tcp(let host, let port):
             host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
         }
@@ -37,7 +37,7 @@ public enum DockerEndpoint: Sendable, Hashable, CustomStringConvertible {
 extension String {
     /// Percent-encodes everything but unreserved characters (RFC 3986), so that a socket path survives as a
     /// URL host and a value survives as a query parameter.
-    func percentEncodedForURLHost() -> String {
+    func percentEncodingAllButUnreserved() -> String {
         var encoded = ""
         for byte in self.utf8 {
             switch byte {

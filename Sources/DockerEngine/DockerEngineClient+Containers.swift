@@ -125,7 +125,7 @@ extension String {
             {
                 encoded.unicodeScalars.append(character)
             } else {
-                encoded += String(character).percentEncodedForURLHost()
+                encoded += String(character).percentEncodingAllButUnreserved()
             }
         }
         return encoded

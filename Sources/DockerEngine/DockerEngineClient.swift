@@ -133,7 +133,10 @@ public final class DockerEngineClient: Sendable {
         url += request.path
         if !request.query.isEmpty {
             url +=
-                "?" + request.query.map { "\($0.name)=\($0.value.percentEncodedForURLHost())" }.joined(separator: "&")
+                "?"
+                + request.query.map { "\($0.name)=\($0.value.percentEncodingAllButUnreserved())" }.joined(
+                    separator: "&"
+                )
         }
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = request.method
