@@ -33,6 +33,8 @@ struct ContainerIntegrationTests {
                     let clientName = uniqueName("client")
                     defer { _ = webName }
                     do {
+                        // Events are replayed afterwards from this instant (a second early for clock granularity).
+                        let began = DockerEventTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) - 1)
                         try "served-by-berth\n".write(
                             to: site.appendingPathComponent("index.html"),
                             atomically: true,
@@ -110,6 +112,18 @@ struct ContainerIntegrationTests {
                         try await docker.removeContainer(web.id)
                         let gone = await #expect(throws: DockerError.self) { try await docker.inspectContainer(web.id) }
                         #expect(gone?.code == .notFound)
+
+                        // dockerd saw both lives through, in order.
+                        var actions: [String: [String]] = [:]
+                        let ended = DockerEventTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) + 1)
+                        let lifecycle: Set = ["create", "start", "die", "stop", "destroy"]
+                        let filters: DockerFilters = ["type": ["container"], "label": ["berth.test.run=\(run)"]]
+                        for try await event in docker.events(since: began, until: ended, filters: filters)
+                        where lifecycle.contains(event.action) {
+                            actions[event.actorID, default: []].append(event.action)
+                        }
+                        #expect(actions[web.id] == ["create", "start", "die", "stop", "destroy"])
+                        #expect(actions[client.id] == ["create", "start", "die", "destroy"])
                     } catch {
                         await docker.cleanUp(containers: [webName, clientName])
                         throw error
