@@ -33,21 +33,16 @@ extension DockerEngineClient {
         let httpRequest = try await makeHTTPRequest(request)
         let inactivity = inactivityTimeout ?? timeouts.pullInactivity
         let lastActivity = ActivityClock()
-        let httpClient = self.httpClient
-        let logger = self.logger
 
         do {
             return try await withThrowingTaskGroup(of: PullResult.self) { group in
                 group.addTask {
-                    let response = try await httpClient.execute(httpRequest, deadline: .distantFuture, logger: logger)
+                    // The watchdog bounds the wait for the head too: no deadline of its own.
+                    let body = try await self.openStream(httpRequest, operation: operation, deadline: .distantFuture)
                     lastActivity.touch()
-                    guard response.status == .ok else {
-                        let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
-                        throw Self.error(status: Int(response.status.code), body: body, operation: operation)
-                    }
                     var splitter = JSONLineSplitter()
                     var summary = PullSummary(reference: reference)
-                    for try await chunk in response.body {
+                    for try await chunk in body {
                         lastActivity.touch()
                         for line in splitter.append(chunk) {
                             try summary.record(line, operation: operation, progress: progress)

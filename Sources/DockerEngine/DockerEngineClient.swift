@@ -113,7 +113,6 @@ public final class DockerEngineClient: Sendable {
     /// A complete answer.
     struct Response: Sendable {
         let status: Int
-        let headers: HTTPHeaders
         let body: ByteBuffer
 
         func decode<Value: Decodable>(_ type: Value.Type, operation: String) throws(DockerError) -> Value {
@@ -132,11 +131,8 @@ public final class DockerEngineClient: Sendable {
         }
         url += request.path
         if !request.query.isEmpty {
-            url +=
-                "?"
-                + request.query.map { "\($0.name)=\($0.value.percentEncodingAllButUnreserved())" }.joined(
-                    separator: "&"
-                )
+            let query = request.query.map { "\($0.name)=\($0.value.percentEncodingAllButUnreserved())" }
+            url += "?" + query.joined(separator: "&")
         }
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = request.method
@@ -150,32 +146,47 @@ public final class DockerEngineClient: Sendable {
         return httpRequest
     }
 
-    /// Sends a request and reads the whole answer within `timeout`. Non-2xx answers are returned, not thrown.
-    func send(_ request: Request, timeout: Duration) async throws(DockerError) -> Response {
+    /// Sends a request, reads the whole answer within `timeout`, and throws unless the status is 2xx or
+    /// one of `expected`.
+    @discardableResult
+    func perform(_ request: Request, timeout: Duration, expected: Set<Int> = []) async throws(DockerError) -> Response {
         let httpRequest = try await makeHTTPRequest(request)
         let httpClient = self.httpClient
         let logger = self.logger
+        let response: Response
         do {
-            return try await withDeadline(timeout, operation: request.operation) {
-                let response = try await httpClient.execute(
+            response = try await withDeadline(timeout, operation: request.operation) {
+                let answer = try await httpClient.execute(
                     httpRequest,
                     deadline: .now() + timeout.timeAmount,
                     logger: logger
                 )
-                let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
-                return Response(status: Int(response.status.code), headers: response.headers, body: body)
+                let body = try await answer.body.collect(upTo: Self.maximumResponseBytes)
+                return Response(status: Int(answer.status.code), body: body)
             }
         } catch {
             throw failure(error, operation: request.operation)
         }
-    }
-
-    /// Sends a request and throws unless the status is one of `expected` (2xx by default).
-    @discardableResult
-    func perform(_ request: Request, timeout: Duration, expected: Set<Int> = []) async throws(DockerError) -> Response {
-        let response = try await send(request, timeout: timeout)
         if (200..<300).contains(response.status) || expected.contains(response.status) { return response }
         throw Self.error(status: response.status, body: response.body, operation: request.operation)
+    }
+
+    /// Sends a request whose answer is a stream (pull progress, events) and returns the body to iterate,
+    /// once dockerd has answered 200; otherwise throws the daemon's error. `deadline` bounds the wait for
+    /// the answer's head only.
+    func openStream(
+        _ httpRequest: HTTPClientRequest,
+        operation: String,
+        deadline: NIODeadline
+    ) async throws
+        -> HTTPClientResponse.Body
+    {
+        let response = try await httpClient.execute(httpRequest, deadline: deadline, logger: logger)
+        guard response.status == .ok else {
+            let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
+            throw Self.error(status: Int(response.status.code), body: body, operation: operation)
+        }
+        return response.body
     }
 
     /// Turns an error answer into a ``DockerError`` carrying the daemon's message.

@@ -78,20 +78,9 @@ public struct DockerEventStream: AsyncSequence, Sendable {
         private func open() async throws -> HTTPClientResponse.Body.AsyncIterator {
             let httpRequest = try await client.makeHTTPRequest(request)
             // The deadline covers the answer's head only; the body is open-ended.
-            let response = try await client.httpClient.execute(
-                httpRequest,
-                deadline: .now() + client.timeouts.system.timeAmount,
-                logger: client.logger
-            )
-            guard response.status == .ok else {
-                let body = try await response.body.collect(upTo: DockerEngineClient.maximumResponseBytes)
-                throw DockerEngineClient.error(
-                    status: Int(response.status.code),
-                    body: body,
-                    operation: request.operation
-                )
-            }
-            return response.body.makeAsyncIterator()
+            let deadline = NIODeadline.now() + client.timeouts.system.timeAmount
+            return try await client.openStream(httpRequest, operation: request.operation, deadline: deadline)
+                .makeAsyncIterator()
         }
 
         private func decode(_ line: [UInt8]) throws(DockerError) -> DockerEvent {
