@@ -155,12 +155,9 @@ public final class DockerEngineClient: Sendable {
         let logger = self.logger
         let response: Response
         do {
+            // withDeadline bounds head and body alike; AHC's own deadline would only bound the head.
             response = try await withDeadline(timeout, operation: request.operation) {
-                let answer = try await httpClient.execute(
-                    httpRequest,
-                    deadline: .now() + timeout.timeAmount,
-                    logger: logger
-                )
+                let answer = try await httpClient.execute(httpRequest, deadline: .distantFuture, logger: logger)
                 let body = try await answer.body.collect(upTo: Self.maximumResponseBytes)
                 return Response(status: Int(answer.status.code), body: body)
             }
