@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // ECS domain types shared by every layer. Depends on nothing.
@@ -52,10 +53,36 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Test doubles and scoped fixtures: a stub HTTP server on a Unix socket or loopback port.
+        // The agent's conversation with a control plane: the protocol both sides speak, and its in-process
+        // implementation for the embedded control plane.
+        .target(
+            name: "BerthAgentChannel",
+            dependencies: ["BerthModel"],
+            swiftSettings: strictSettings
+        ),
+        // The task engine: per-task state machines, dependency ordering, images, Docker events, state-change
+        // reporting, cleanup, registration, recovery.
+        .target(
+            name: "BerthAgent",
+            dependencies: [
+                "BerthModel",
+                "BerthConfig",
+                "BerthAgentChannel",
+                "DockerEngine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Test doubles and scoped fixtures: a stub HTTP server on a Unix socket or loopback port, an
+        // in-memory dockerd, an in-memory agent store, a recording control plane.
         .target(
             name: "BerthTestSupport",
             dependencies: [
+                "BerthAgent",
+                "BerthAgentChannel",
+                "BerthModel",
+                "DockerEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,0 +1,29 @@
+public import BerthModel
+
+/// The control plane's side of the agent channel: what it does when agents register, connect, acknowledge
+/// payloads and report state changes. The embedded control plane implements it; ``InProcessAgentChannel``
+/// calls it.
+public protocol AgentSessionHandler: Sendable {
+    func registerContainerInstance(
+        _ registration: InstanceRegistration
+    ) async throws(ControlPlaneError) -> RegisteredInstance
+
+    /// An agent opened its payload stream: deliver what it has not acknowledged through `session`, and keep
+    /// the session to deliver new payloads until ``agentDisconnected(instanceArn:session:)``.
+    func agentConnected(instanceArn: String, session: any AgentSession) async throws(ControlPlaneError)
+
+    func agentDisconnected(instanceArn: String, session: any AgentSession) async
+
+    func payloadAcknowledged(messageID: String, instanceArn: String) async throws(ControlPlaneError)
+
+    func taskStateChanged(_ change: TaskStateChange, instanceArn: String) async throws(ControlPlaneError)
+
+    func heartbeat(instanceArn: String) async throws(ControlPlaneError)
+}
+
+/// One agent's open payload stream, as the control plane holds it.
+public protocol AgentSession: AnyObject, Sendable {
+    /// Sends a payload; false when the session has closed (the agent will get it when it reconnects).
+    @discardableResult
+    func deliver(_ message: PayloadMessage) async -> Bool
+}

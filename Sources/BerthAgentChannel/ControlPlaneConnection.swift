@@ -1,0 +1,47 @@
+public import BerthModel
+
+/// The agent's side of its conversation with a control plane: register the host, receive task payloads
+/// (each with a message ID, acknowledged once the agent has persisted it), send task state changes, and
+/// show it is alive.
+///
+/// The embedded control plane speaks it in process (``InProcessAgentChannel``); a remote one will speak it
+/// over the network. The task engine sees only this protocol, so both run the same code.
+public protocol ControlPlaneConnection: Sendable {
+    /// Registers the host (again, when the registration names its earlier ARN).
+    func register(_ registration: InstanceRegistration) async throws(ControlPlaneError) -> RegisteredInstance
+
+    /// Opens the stream of payloads for a registered instance. Payloads not acknowledged before come again.
+    /// The stream finishes when the connection is lost; open it again to go on.
+    func connect(instanceArn: String) async throws(ControlPlaneError) -> AsyncStream<PayloadMessage>
+
+    /// Tells the control plane that a payload's tasks are safely stored and need not be sent again.
+    func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError)
+
+    /// Reports a change of a task or its containers. Returns once the control plane has recorded it.
+    func submit(_ change: TaskStateChange, instanceArn: String) async throws(ControlPlaneError)
+
+    /// Tells the control plane the agent is alive and connected.
+    func heartbeat(instanceArn: String) async throws(ControlPlaneError)
+}
+
+/// The control plane's answer to a registration.
+public struct RegisteredInstance: Sendable, Hashable, Codable {
+    public var containerInstanceArn: String
+    public var clusterArn: String
+
+    public init(containerInstanceArn: String, clusterArn: String) {
+        self.containerInstanceArn = containerInstanceArn
+        self.clusterArn = clusterArn
+    }
+}
+
+/// Tasks for an agent: new ones to run, or known ones whose desired status changed.
+public struct PayloadMessage: Sendable, Hashable, Codable {
+    public var messageID: String
+    public var tasks: [TaskPayload]
+
+    public init(messageID: String, tasks: [TaskPayload]) {
+        self.messageID = messageID
+        self.tasks = tasks
+    }
+}

@@ -1,0 +1,59 @@
+public import BerthModel
+import Synchronization
+
+/// The agent channel when the control plane runs in the agent's own process: calls go straight to the
+/// control plane's ``AgentSessionHandler`` and payloads come back through an `AsyncStream`. The messages
+/// and their order are those of a network connection, so embedded mode is not a second code path.
+public final class InProcessAgentChannel: ControlPlaneConnection {
+    private let handler: any AgentSessionHandler
+
+    public init(handler: any AgentSessionHandler) {
+        self.handler = handler
+    }
+
+    public func register(_ registration: InstanceRegistration) async throws(ControlPlaneError) -> RegisteredInstance {
+        try await handler.registerContainerInstance(registration)
+    }
+
+    public func connect(instanceArn: String) async throws(ControlPlaneError) -> AsyncStream<PayloadMessage> {
+        let (stream, continuation) = AsyncStream.makeStream(of: PayloadMessage.self, bufferingPolicy: .unbounded)
+        let session = InProcessAgentSession(continuation: continuation)
+        let handler = self.handler
+        continuation.onTermination = { _ in
+            session.close()
+            Task { await handler.agentDisconnected(instanceArn: instanceArn, session: session) }
+        }
+        try await handler.agentConnected(instanceArn: instanceArn, session: session)
+        return stream
+    }
+
+    public func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
+        try await handler.payloadAcknowledged(messageID: messageID, instanceArn: instanceArn)
+    }
+
+    public func submit(_ change: TaskStateChange, instanceArn: String) async throws(ControlPlaneError) {
+        try await handler.taskStateChanged(change, instanceArn: instanceArn)
+    }
+
+    public func heartbeat(instanceArn: String) async throws(ControlPlaneError) {
+        try await handler.heartbeat(instanceArn: instanceArn)
+    }
+}
+
+/// One open stream of an in-process agent.
+final class InProcessAgentSession: AgentSession {
+    private let continuation: AsyncStream<PayloadMessage>.Continuation
+    private let state = Mutex(true)
+
+    init(continuation: AsyncStream<PayloadMessage>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func close() { state.withLock { $0 = false } }
+
+    func deliver(_ message: PayloadMessage) async -> Bool {
+        guard state.withLock({ $0 }) else { return false }
+        if case .terminated = continuation.yield(message) { return false }
+        return true
+    }
+}
