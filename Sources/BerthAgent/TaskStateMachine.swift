@@ -191,11 +191,28 @@ public struct TaskStateMachine: Sendable {
         // asks for more stops: go round until nothing changes.
         for _ in 0...(record.containers.count * 5 + 5) {
             let before = record
+            // Dependencies that can no longer be met first: they may stop the task, and then nothing
+            // should be started in the same breath.
+            failUnmeetableDependencies(at: now)
+            settle(at: now)
             actions += round(at: now)
             settle(at: now)
             if record == before { break }
         }
         return actions
+    }
+
+    private mutating func failUnmeetableDependencies(at now: Timestamp) {
+        guard record.admitted, !record.isStopped else { return }
+        for container in record.containers
+        where container.transition == nil && container.desiredStatus == .running
+            && (container.knownStatus == .pulled || container.knownStatus == .created)
+        {
+            let target: ContainerStatus = container.knownStatus == .pulled ? .created : .running
+            if case .failed(let reason) = dependencyState(of: container, toward: target, at: now) {
+                fail(container.name, reason: "CannotStartContainerError: \(reason)")
+            }
+        }
     }
 
     /// The next instant at which time alone changes something: a dependency times out, a failed call may
