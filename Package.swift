@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // ECS domain types shared by every layer. Depends on nothing.
@@ -71,6 +72,15 @@ let package = Package(
                 "DockerEngine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Persistence in SQLite (GRDB): the agent's state under ECS_DATADIR.
+        .target(
+            name: "BerthStore",
+            dependencies: [
+                "BerthAgent",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),
@@ -139,6 +149,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BerthAgentTests",
+            dependencies: [
+                "BerthAgent",
+                "BerthModel",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BerthStoreTests",
+            dependencies: ["BerthAgent", "BerthModel", "BerthStore"],
             swiftSettings: strictSettings
         ),
         // Runs the built `berth` binary as an operator would.
