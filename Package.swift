@@ -155,7 +155,9 @@ let package = Package(
             name: "BerthAgentTests",
             dependencies: [
                 "BerthAgent",
+                "BerthConfig",
                 "BerthModel",
+                "DockerEngine",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -163,6 +165,23 @@ let package = Package(
         .testTarget(
             name: "BerthStoreTests",
             dependencies: ["BerthAgent", "BerthModel", "BerthStore"],
+            swiftSettings: strictSettings
+        ),
+        // Runs the agent in process against the real dockerd and the local registries that `make test` starts.
+        .testTarget(
+            name: "BerthAgentIntegrationTests",
+            dependencies: [
+                "BerthAgent",
+                "BerthAgentChannel",
+                "BerthConfig",
+                "BerthModel",
+                "BerthStore",
+                "BerthTestSupport",
+                "DockerEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         // Runs the built `berth` binary as an operator would.

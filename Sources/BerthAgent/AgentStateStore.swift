@@ -22,8 +22,6 @@ public enum AgentMetadataKey: String, Sendable, CaseIterable {
     case clusterArn = "cluster-arn"
     /// The cluster the instance registered into, as configured: a different ECS_CLUSTER refuses to start.
     case cluster
-    /// The last Docker event seen, to resume the event stream after a restart.
-    case lastDockerEvent = "last-docker-event"
 }
 
 /// An image the agent pulled, for `ECS_IMAGE_PULL_BEHAVIOR=once` and for image cleanup.

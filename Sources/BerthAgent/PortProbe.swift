@@ -1,4 +1,4 @@
-import BerthModel
+public import BerthModel
 
 #if canImport(Glibc)
 import Glibc
@@ -6,8 +6,8 @@ import Glibc
 
 /// Whether a host port can be bound now: the agent's check before it hands a dynamic port to a container,
 /// so that it does not pick one another program listens on.
-enum PortProbe {
-    @Sendable static func isFree(_ port: Int, _ transport: TransportProtocol) -> Bool {
+public enum PortProbe {
+    @Sendable public static func isFree(_ port: Int, _ transport: TransportProtocol) -> Bool {
         #if canImport(Glibc)
         let kind = transport == .udp ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue)
         let descriptor = socket(AF_INET, kind, 0)

@@ -1,5 +1,14 @@
 import NIOHTTP1
 
+/// `GET /volumes` answers with the volumes under `Volumes`.
+private struct VolumeList: Decodable {
+    let volumes: [Volume]?
+
+    enum CodingKeys: String, CodingKey {
+        case volumes = "Volumes"
+    }
+}
+
 extension DockerEngineClient {
     /// Creates a volume; creating one that exists with the same driver returns it.
     public func createVolume(_ body: VolumeCreateRequest) async throws(DockerError) -> Volume {
@@ -27,5 +36,17 @@ extension DockerEngineClient {
             operation: "remove volume \(name)"
         )
         try await perform(request, timeout: timeouts.volume)
+    }
+
+    /// Lists volumes, filtered (`label`, `name`, `dangling`, `driver`).
+    public func listVolumes(filters: DockerFilters = [:]) async throws(DockerError) -> [Volume] {
+        var query: [(name: String, value: String)] = []
+        if !filters.isEmpty { query.append(("filters", filters.queryValue)) }
+        let request = Request(method: .GET, path: "/volumes", query: query, operation: "list volumes")
+        return try await perform(request, timeout: timeouts.volume).decode(
+            VolumeList.self,
+            operation: request.operation
+        )
+        .volumes ?? []
     }
 }

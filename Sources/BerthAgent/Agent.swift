@@ -1,0 +1,245 @@
+public import BerthAgentChannel
+public import BerthConfig
+import BerthModel
+public import DockerEngine
+public import Logging
+public import ServiceLifecycle
+
+/// `berth agent`: waits for dockerd, registers the host, takes back the last run's tasks, then runs what
+/// the control plane sends, following Docker's events and reporting every change. A graceful shutdown
+/// leaves the task containers running: the next start adopts them.
+public final class Agent: Service {
+    /// How often the agent does its periodic work.
+    public struct Timing: Sendable {
+        /// Between checks of every tracked container against Docker (catches missed events).
+        public var reconcileInterval: Duration = .seconds(30)
+        /// Between heartbeats to the control plane.
+        public var heartbeatInterval: Duration = .seconds(30)
+        /// Backoff for reconnecting to dockerd and to the control plane.
+        public var reconnectBackoff = Backoff(initial: .milliseconds(200), maximum: .seconds(15))
+
+        public init() {}
+    }
+
+    /// What the agent knows once it is ready.
+    public struct Ready: Sendable {
+        public var instance: RegisteredInstance
+        public var recovery: TaskEngine.RecoveryReport
+        public var engine: TaskEngine
+    }
+
+    private let configuration: BerthConfiguration
+    private let connection: any ControlPlaneConnection
+    private let docker: any DockerClient
+    private let store: any AgentStateStore
+    private let registrar: InstanceRegistrar
+    private let timing: Timing
+    private let logger: Logger
+    private let onReady: @Sendable (Ready) async -> Void
+
+    public init(
+        configuration: BerthConfiguration,
+        connection: any ControlPlaneConnection,
+        docker: any DockerClient,
+        store: any AgentStateStore,
+        host: HostFacts,
+        agentVersion: String,
+        timing: Timing = Timing(),
+        logger: Logger,
+        onReady: @escaping @Sendable (Ready) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.connection = connection
+        self.docker = docker
+        self.store = store
+        self.registrar = InstanceRegistrar(configuration: configuration, host: host, agentVersion: agentVersion)
+        self.timing = timing
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await self.runUntilCancelled()
+        }
+    }
+
+    private func runUntilCancelled() async throws(AgentError) {
+        await waitForDocker()
+        try Task.checkCancellation(or: AgentError(.docker, "cancelled while waiting for dockerd"))
+        let images = ImageManager(
+            docker: docker,
+            store: store,
+            settings: ImageManager.Settings(configuration),
+            logger: logger
+        )
+        try await images.load()
+        let instance = try await registrar.register(through: connection, store: store, docker: docker, logger: logger)
+        let engine = TaskEngine(
+            environment: TaskEnvironment(
+                docker: docker,
+                store: store,
+                images: images,
+                reporter: ChannelReporter(connection: connection, instanceArn: instance.containerInstanceArn),
+                specContext: ContainerSpec.Context(
+                    cluster: configuration.cluster.value,
+                    region: configuration.region.name
+                ),
+                policy: TaskStateMachine.Policy(
+                    containerStopTimeout: configuration.containerStopTimeout,
+                    cleanupWait: configuration.taskCleanupWaitDuration
+                ),
+                logger: logger
+            ),
+            hostPolicy: TaskValidation.HostPolicy(
+                privilegedDisabled: configuration.privilegedDisabled,
+                availableLoggingDrivers: Set(configuration.availableLoggingDrivers)
+            ),
+            resources: HostResources(
+                cpu: registrar.cpu,
+                memory: registrar.memory,
+                reservedPorts: configuration.reservedPorts,
+                reservedPortsUDP: configuration.reservedPortsUDP,
+                dynamicPortRange: configuration.dynamicHostPortRange,
+                portIsFree: PortProbe.isFree
+            )
+        )
+        // Events from before the recovery's look at Docker are replayed: nothing falls between the two.
+        let eventsSince = DockerEventTime(secondsSinceEpoch: Int64(Timestamp.now().secondsSinceEpoch) - 1)
+        let recovery = try await engine.recover(try await store.loadTasks())
+        logger.info(
+            "Agent ready",
+            metadata: [
+                "tasks": "\(recovery.tasks)", "adopted": "\(recovery.adoptedContainers)",
+                "vanished": "\(recovery.vanishedContainers)", "removed": "\(recovery.removedContainers.count)",
+            ]
+        )
+        await onReady(Ready(instance: instance, recovery: recovery, engine: engine))
+        let arn = instance.containerInstanceArn
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.receivePayloads(engine: engine, instanceArn: arn) }
+            group.addTask { await self.followEvents(engine: engine, since: eventsSince) }
+            group.addTask { await self.reconcilePeriodically(engine: engine) }
+            group.addTask { await self.sendHeartbeats(instanceArn: arn) }
+            group.addTask { await self.cleanUpImages(images, engine: engine) }
+        }
+        await engine.shutDown()
+        logger.info("Agent stopped; task containers keep running")
+    }
+
+    // MARK: Loops
+
+    /// Blocks until dockerd answers, logging once while it does not.
+    private func waitForDocker() async {
+        var backoff = timing.reconnectBackoff
+        var warned = false
+        while !Task.isCancelled {
+            do {
+                try await docker.ping()
+                if warned { logger.info("dockerd answers") }
+                return
+            } catch {
+                if !warned {
+                    logger.warning("Waiting for dockerd", metadata: ["error": "\(error)"])
+                    warned = true
+                }
+                try? await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    /// Keeps the payload stream open: each payload's tasks are saved, then the payload is acknowledged. A
+    /// payload that cannot be saved is not acknowledged, and the stream is reopened to get it again.
+    private func receivePayloads(engine: TaskEngine, instanceArn: String) async {
+        var backoff = timing.reconnectBackoff
+        while !Task.isCancelled {
+            do {
+                let stream = try await connection.connect(instanceArn: instanceArn)
+                backoff.reset()
+                for await message in stream {
+                    try await engine.accept(message)
+                    try await connection.acknowledge(messageID: message.messageID, instanceArn: instanceArn)
+                }
+                if !Task.isCancelled { logger.warning("The control plane closed the payload stream; reconnecting") }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("Payload stream failed; reconnecting", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: backoff.next())
+        }
+    }
+
+    /// Routes Docker's container events to the tasks. When the stream breaks (dockerd restarted), waits for
+    /// dockerd, reopens it from the last event seen and checks every container for what was missed.
+    private func followEvents(engine: TaskEngine, since start: DockerEventTime) async {
+        var since = start
+        var backoff = timing.reconnectBackoff
+        let filters: DockerFilters = [
+            "type": ["container"],
+            "label": ["\(ContainerSpec.Label.cluster)=\(configuration.cluster.value)"],
+        ]
+        while !Task.isCancelled {
+            do {
+                for try await event in docker.containerEvents(since: since, filters: filters) {
+                    since = event.time
+                    backoff.reset()
+                    await engine.handle(event)
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("Docker event stream broke; reconnecting", metadata: ["error": "\(error)"])
+            }
+            if Task.isCancelled { return }
+            try? await Task.sleep(for: backoff.next())
+            await waitForDocker()
+            await engine.reconcile()
+        }
+    }
+
+    private func reconcilePeriodically(engine: TaskEngine) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: timing.reconcileInterval)
+            } catch {
+                return
+            }
+            await engine.reconcile()
+        }
+    }
+
+    private func sendHeartbeats(instanceArn: String) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: timing.heartbeatInterval)
+            } catch {
+                return
+            }
+            do {
+                try await connection.heartbeat(instanceArn: instanceArn)
+            } catch {
+                logger.warning("Heartbeat failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func cleanUpImages(_ images: ImageManager, engine: TaskEngine) async {
+        let settings = ImageManager.Settings(configuration)
+        guard settings.cleanupEnabled else { return }
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: settings.cleanupInterval)
+            } catch {
+                return
+            }
+            let removed = await images.cleanUp(referenced: await engine.referencedImages)
+            if !removed.isEmpty { logger.info("Removed unused images", metadata: ["images": "\(removed)"]) }
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    /// Throws `error` when the current task is cancelled.
+    static func checkCancellation(or error: AgentError) throws(AgentError) {
+        if Task.isCancelled { throw error }
+    }
+}

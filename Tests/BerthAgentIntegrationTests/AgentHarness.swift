@@ -1,0 +1,212 @@
+import BerthAgent
+import BerthAgentChannel
+import BerthConfig
+import BerthModel
+import BerthStore
+import BerthTestSupport
+import DockerEngine
+import Foundation
+import Logging
+
+/// What `make test` sets up (scripts/test-environment.sh): dockerd, the local busybox image, and two
+/// registries on loopback holding it, one open and one behind basic auth.
+enum TestEnvironment {
+    static func value(_ name: String, default fallback: String) -> String {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+
+    static let dockerSocket = value("BERTH_TEST_DOCKER_SOCKET", default: "/var/run/docker.sock")
+    static let localImage = value("BERTH_TEST_IMAGE", default: "berth-test/busybox:latest")
+    static let openRegistry = value("BERTH_TEST_REGISTRY", default: "127.0.0.1:51670")
+    static let authRegistry = value("BERTH_TEST_AUTH_REGISTRY", default: "127.0.0.1:51671")
+    static let registryUser = value("BERTH_TEST_REGISTRY_USER", default: "berth-test")
+    static let registryPassword = value("BERTH_TEST_REGISTRY_PASSWORD", default: "berth-test-password")
+}
+
+/// A change to the agent's configuration for one test.
+typealias Configure = (inout BerthConfiguration) throws -> Void
+
+/// One agent, running in this process against the real dockerd, with a recording control plane and its own
+/// cluster name (so that tests running side by side never touch each other's containers).
+struct AgentHarness {
+    let controlPlane: RecordingControlPlane
+    let docker: DockerEngineClient
+    let instanceArn: String
+    let engine: TaskEngine
+    let cluster: String
+    let ready: Agent.Ready
+
+    static let logger: Logger = {
+        var logger = Logger(label: "berth-agent-it")
+        logger.logLevel = ProcessInfo.processInfo.environment["BERTH_TEST_LOG"] != nil ? .debug : .critical
+        return logger
+    }()
+
+    static func configuration(cluster: String) throws -> BerthConfiguration {
+        var configuration = BerthConfiguration(
+            region: try AWSRegion("us-east-1"),
+            dynamicHostPortRange: try PortRange(start: 49153, end: 60999)
+        )
+        configuration.cluster = try ClusterName(cluster)
+        configuration.containerStopTimeout = .seconds(2)
+        configuration.imagePullBehavior = .preferCached
+        return configuration
+    }
+
+    /// Runs an agent for the length of `body`, then stops it and removes every container and volume of its
+    /// cluster.
+    static func withAgent(
+        _ name: String,
+        configure: Configure = { _ in },
+        store: (any AgentStateStore)? = nil,
+        controlPlane: RecordingControlPlane? = nil,
+        _ body: (AgentHarness) async throws -> Void
+    ) async throws {
+        let cluster = "berth-it-\(name)-\(UUID().uuidString.prefix(6).lowercased())"
+        var configuration = try configuration(cluster: cluster)
+        try configure(&configuration)
+        let finalConfiguration = configuration
+        let controlPlane = controlPlane ?? RecordingControlPlane(cluster: cluster)
+        let store = try store ?? SQLiteAgentStore()
+        try await DockerEngineClient.withClient(
+            endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
+            logger: logger
+        ) { docker in
+            defer {}
+            do {
+                try await runAgent(
+                    configuration: finalConfiguration,
+                    controlPlane: controlPlane,
+                    docker: docker,
+                    store: store,
+                    body
+                )
+            } catch {
+                await removeEverything(of: cluster, docker: docker)
+                throw error
+            }
+            await removeEverything(of: cluster, docker: docker)
+        }
+    }
+
+    /// Runs an agent until `body` returns (without removing anything afterwards).
+    static func runAgent(
+        configuration: BerthConfiguration,
+        controlPlane: RecordingControlPlane,
+        docker: DockerEngineClient,
+        store: any AgentStateStore,
+        _ body: (AgentHarness) async throws -> Void
+    ) async throws {
+        var timing = Agent.Timing()
+        timing.reconcileInterval = .seconds(2)
+        timing.heartbeatInterval = .seconds(1)
+        let (readyStream, readyContinuation) = AsyncStream.makeStream(of: Agent.Ready.self)
+        let agent = Agent(
+            configuration: configuration,
+            connection: InProcessAgentChannel(handler: controlPlane),
+            docker: docker,
+            store: store,
+            host: HostFacts(cpuCores: 2, memoryMiB: 4096, architecture: "x86_64"),
+            agentVersion: "test",
+            timing: timing,
+            logger: logger,
+            onReady: { ready in
+                readyContinuation.yield(ready)
+                readyContinuation.finish()
+            }
+        )
+        let running = Task { try await agent.run() }
+        defer { running.cancel() }
+        var iterator = readyStream.makeAsyncIterator()
+        guard let ready = await iterator.next() else {
+            try await running.value
+            throw WaitTimeout("the agent stopped before it was ready")
+        }
+        let harness = AgentHarness(
+            controlPlane: controlPlane,
+            docker: docker,
+            instanceArn: ready.instance.containerInstanceArn,
+            engine: ready.engine,
+            cluster: configuration.cluster.value,
+            ready: ready
+        )
+        do {
+            try await body(harness)
+        } catch {
+            running.cancel()
+            _ = try? await running.value
+            throw error
+        }
+        running.cancel()
+        try await running.value
+    }
+
+    static func removeEverything(of cluster: String, docker: DockerEngineClient) async {
+        let label = "\(ContainerSpec.Label.cluster)=\(cluster)"
+        let containers = (try? await docker.listContainers(all: true, filters: ["label": [label]])) ?? []
+        for container in containers {
+            try? await docker.removeContainer(container.id, removeVolumes: true, force: true)
+        }
+        for volume in (try? await docker.listVolumes(filters: ["label": [label]])) ?? [] {
+            try? await docker.removeVolume(volume.name, force: true)
+        }
+    }
+
+    // MARK: Tasks
+
+    /// Sends a task to the agent and returns its ARN.
+    @discardableResult
+    func run(
+        _ containers: [ContainerDefinition],
+        volumes: [BerthModel.Volume] = [],
+        family: String = "it",
+        taskArn: String? = nil
+    ) async -> String {
+        let arn = taskArn ?? "arn:aws:ecs:us-east-1:123456789012:task/\(cluster)/\(UUID().uuidString.lowercased())"
+        let payload = TaskPayload(
+            taskArn: arn,
+            clusterArn: await controlPlane.clusterArn,
+            family: family,
+            revision: 1,
+            containers: containers,
+            volumes: volumes
+        )
+        await controlPlane.send([payload], to: instanceArn)
+        return arn
+    }
+
+    func stop(_ taskArn: String, reason: String = "Stopped by the test") async {
+        guard let record = await engine.taskRecords.first(where: { $0.arn == taskArn }) else { return }
+        var payload = record.payload
+        payload.desiredStatus = .stopped
+        payload.stoppedReason = reason
+        payload.stopCode = .userInitiated
+        await controlPlane.send([payload], to: instanceArn)
+    }
+
+    func waitFor(
+        _ taskArn: String,
+        _ status: BackendStatus,
+        timeout: Duration = .seconds(60)
+    ) async throws
+        -> RecordingControlPlane.TaskView
+    {
+        try await controlPlane.waitForStatus(taskArn, status, timeout: timeout)
+    }
+
+    func dockerID(_ view: RecordingControlPlane.TaskView, _ container: String) throws -> String {
+        guard let id = view.containers[container]?.runtimeId else {
+            throw WaitTimeout("container \(container) has no runtime ID in \(view)")
+        }
+        return id
+    }
+}
+
+/// A container of the local test image running `script` with busybox's shell.
+func shell(_ name: String, _ script: String, essential: Bool = true) -> ContainerDefinition {
+    var definition = ContainerDefinition(name: name, image: TestEnvironment.localImage)
+    definition.command = ["sh", "-c", script]
+    definition.essential = essential
+    definition.memory = 64
+    return definition
+}
