@@ -166,6 +166,8 @@ public actor TaskEngine: ManagedTaskOwner {
             return
         }
         switch action {
+        case "start" where container.knownStatus == .stopped:
+            stopStray(event.actorID, task: arn, container: name)
         case "die", "start", "stop":
             let observation = await observe(event.actorID, record: record, name: name, exitCode: event.exitCode)
             task.send(.observed(container: name, observation))
@@ -215,6 +217,7 @@ public actor TaskEngine: ManagedTaskOwner {
             return
         }
         let byID = Dictionary(listed.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        stopStrays(listed)
         for (arn, record) in records where !record.isStopped {
             guard let task = tasks[arn] else { continue }
             for container in record.containers
@@ -231,6 +234,32 @@ public actor TaskEngine: ManagedTaskOwner {
                 }
             }
         }
+    }
+
+    /// A container the agent counts as stopped but Docker runs: a start made just before a crash, finished
+    /// by dockerd after the agent had taken the container for stopped. Statuses do not go back; the
+    /// container is stopped again.
+    private func stopStrays(_ listed: [ContainerSummary]) {
+        for summary in listed where summary.state == "running" {
+            guard let arn = summary.labels[ContainerSpec.Label.taskArn],
+                let name = summary.labels[ContainerSpec.Label.containerName],
+                let container = records[arn]?.container(named: name), container.knownStatus == .stopped,
+                container.dockerID == summary.id
+                    || (container.dockerID == nil
+                        && container.dockerName.map { summary.names.contains("/\($0)") } == true)
+            else { continue }
+            stopStray(summary.id, task: arn, container: name)
+        }
+    }
+
+    private func stopStray(_ dockerID: String, task arn: String, container name: String) {
+        logger.warning(
+            "Stopping a container that runs after its task counted it stopped",
+            metadata: ["task": "\(arn)", "container": "\(name)", "docker.id": "\(dockerID)"]
+        )
+        let docker = environment.docker
+        let timeout = environment.policy.containerStopTimeout
+        Task { _ = try? await docker.stopContainer(dockerID, gracePeriod: timeout) }
     }
 
     // MARK: Recovery
@@ -291,6 +320,7 @@ public actor TaskEngine: ManagedTaskOwner {
             report.tasks += 1
             launch(machine, events: events)
         }
+        stopStrays(listed)
         for orphan in listed where !claimed.contains(orphan.id) {
             do {
                 try await environment.docker.removeContainer(orphan.id, removeVolumes: true, force: true)
