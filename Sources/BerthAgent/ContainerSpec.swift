@@ -5,6 +5,9 @@ public import DockerEngine
 /// definition onto `Config` and `HostConfig`, with the agent's labels and the names it chose.
 public enum ContainerSpec {
     /// The labels the agent puts on every container it creates; recovery finds containers by them.
+    /// The reason of a container the kernel killed for its memory use, as the ECS agent words it.
+    public static let outOfMemoryReason = "OutOfMemoryError: Container killed due to memory usage"
+
     public enum Label {
         public static let taskArn = "com.amazonaws.ecs.task-arn"
         public static let containerName = "com.amazonaws.ecs.container-name"
@@ -201,7 +204,7 @@ public enum ContainerSpec {
         return .exited(
             dockerID: inspect.id,
             exitCode: state.exitCode,
-            reason: state.oomKilled ? "OutOfMemoryError: Container killed due to memory usage" : nil,
+            reason: state.oomKilled ? outOfMemoryReason : nil,
             finishedAt: Timestamp(rfc3339: state.finishedAt)
         )
     }

@@ -171,6 +171,8 @@ public actor TaskEngine: ManagedTaskOwner {
         case "die", "start", "stop":
             let observation = await observe(event.actorID, record: record, name: name, exitCode: event.exitCode)
             task.send(.observed(container: name, observation))
+        case "oom":
+            task.send(.observed(container: name, .outOfMemory))
         case "destroy":
             if container.knownStatus < .stopped { task.send(.observed(container: name, .missing)) }
         default:

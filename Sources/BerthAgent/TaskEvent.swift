@@ -40,6 +40,9 @@ public enum ContainerObservation: Sendable, Hashable {
     case exited(dockerID: String, exitCode: Int?, reason: String?, finishedAt: Timestamp?)
     /// Its health check changed while it runs.
     case health(HealthStatus)
+    /// The kernel killed a process of it for exceeding its memory limit (Docker's `oom` event, which can
+    /// come after the exit).
+    case outOfMemory
     /// Docker has no such container.
     case missing
 }

@@ -444,6 +444,11 @@ public struct TaskStateMachine: Sendable {
                 container.finishedAt = finishedAt ?? now
             case .health(let health):
                 if container.knownStatus == .running { container.healthStatus = health }
+            case .outOfMemory:
+                // Before the exit, the inspect after it says so; after it, the reason is added to the exit.
+                if container.knownStatus == .stopped, container.reason == nil, container.exitCode != 0 {
+                    container.reason = ContainerSpec.outOfMemoryReason
+                }
             case .missing:
                 if container.knownStatus < .created {
                     // A create that was in flight did not happen: it will be made again, under the same name.

@@ -35,6 +35,20 @@ struct ContainerIntegrationTests {
                     do {
                         // Events are replayed afterwards from this instant (a second early for clock granularity).
                         let began = DockerEventTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) - 1)
+                        // Followed live from the start: dockerd keeps only its last 256 events, which tests
+                        // running beside this one can push out before a replay would read them.
+                        let lifecycle: Set = ["create", "start", "die", "stop", "destroy"]
+                        let filters: DockerFilters = ["type": ["container"], "label": ["berth.test.run=\(run)"]]
+                        let followed = Task {
+                            var actions: [String: [String]] = [:]
+                            for try await event in docker.events(since: began, filters: filters)
+                            where lifecycle.contains(event.action) {
+                                actions[event.actorID, default: []].append(event.action)
+                                if actions.values.filter({ $0.last == "destroy" }).count == 2 { break }
+                            }
+                            return actions
+                        }
+                        defer { followed.cancel() }
                         try "served-by-berth\n".write(
                             to: site.appendingPathComponent("index.html"),
                             atomically: true,
@@ -114,14 +128,12 @@ struct ContainerIntegrationTests {
                         #expect(gone?.code == .notFound)
 
                         // dockerd saw both lives through, in order.
-                        var actions: [String: [String]] = [:]
-                        let ended = DockerEventTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) + 1)
-                        let lifecycle: Set = ["create", "start", "die", "stop", "destroy"]
-                        let filters: DockerFilters = ["type": ["container"], "label": ["berth.test.run=\(run)"]]
-                        for try await event in docker.events(since: began, until: ended, filters: filters)
-                        where lifecycle.contains(event.action) {
-                            actions[event.actorID, default: []].append(event.action)
+                        let timeout = Task {
+                            try await Task.sleep(for: .seconds(30))
+                            followed.cancel()
                         }
+                        defer { timeout.cancel() }
+                        let actions = try await followed.value
                         #expect(actions[web.id] == ["create", "start", "die", "stop", "destroy"])
                         #expect(actions[client.id] == ["create", "start", "die", "destroy"])
                     } catch {
