@@ -8,21 +8,6 @@ import DockerEngine
 import Foundation
 import Logging
 
-/// What `make test` sets up (scripts/test-environment.sh): dockerd, the local busybox image, and two
-/// registries on loopback holding it, one open and one behind basic auth.
-enum TestEnvironment {
-    static func value(_ name: String, default fallback: String) -> String {
-        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
-    }
-
-    static let dockerSocket = value("BERTH_TEST_DOCKER_SOCKET", default: "/var/run/docker.sock")
-    static let localImage = value("BERTH_TEST_IMAGE", default: "berth-test/busybox:latest")
-    static let openRegistry = value("BERTH_TEST_REGISTRY", default: "127.0.0.1:51670")
-    static let authRegistry = value("BERTH_TEST_AUTH_REGISTRY", default: "127.0.0.1:51671")
-    static let registryUser = value("BERTH_TEST_REGISTRY_USER", default: "berth-test")
-    static let registryPassword = value("BERTH_TEST_REGISTRY_PASSWORD", default: "berth-test-password")
-}
-
 /// A change to the agent's configuration for one test.
 typealias Configure = (inout BerthConfiguration) throws -> Void
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BerthTestSupport
 import DockerEngine
 import Foundation
 import NIOCore

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import DockerEngine
 import Testing
 

@@ -1,29 +1,7 @@
+import BerthTestSupport
 import DockerEngine
 import Foundation
 import Logging
-
-/// What `make test` sets up (scripts/test-environment.sh): dockerd on its default socket, a local image,
-/// and two registries on loopback holding it, one open and one behind htpasswd basic auth.
-/// The environment can point elsewhere; the defaults match the script.
-enum TestEnvironment {
-    static func value(_ name: String, default fallback: String) -> String {
-        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
-    }
-
-    static let dockerSocket = value("BERTH_TEST_DOCKER_SOCKET", default: "/var/run/docker.sock")
-    static let localImage = value("BERTH_TEST_IMAGE", default: "berth-test/busybox:latest")
-    static let openRegistry = value("BERTH_TEST_REGISTRY", default: "127.0.0.1:51670")
-    static let authRegistry = value("BERTH_TEST_AUTH_REGISTRY", default: "127.0.0.1:51671")
-    static let registryUser = value("BERTH_TEST_REGISTRY_USER", default: "berth-test")
-    static let registryPassword = value("BERTH_TEST_REGISTRY_PASSWORD", default: "berth-test-password")
-
-    static var openRegistryImage: String { "\(openRegistry)/berth/busybox:latest" }
-    static var authRegistryImage: String { "\(authRegistry)/berth/busybox:latest" }
-
-    static var credentials: RegistryAuth {
-        RegistryAuth(username: registryUser, password: registryPassword, serverAddress: authRegistry)
-    }
-}
 
 /// Runs `body` with a client of the real dockerd.
 func withDocker<Result: Sendable>(_ body: (DockerEngineClient) async throws -> Result) async throws -> Result {

@@ -1,0 +1,25 @@
+public import DockerEngine
+import Foundation
+
+/// What `make test` sets up (scripts/test-environment.sh): dockerd on its default socket, a local image,
+/// and two registries on loopback holding it, one open and one behind htpasswd basic auth.
+/// The environment can point elsewhere; the defaults match the script.
+public enum TestEnvironment {
+    public static func value(_ name: String, default fallback: String) -> String {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+
+    public static let dockerSocket = value("BERTH_TEST_DOCKER_SOCKET", default: "/var/run/docker.sock")
+    public static let localImage = value("BERTH_TEST_IMAGE", default: "berth-test/busybox:latest")
+    public static let openRegistry = value("BERTH_TEST_REGISTRY", default: "127.0.0.1:51670")
+    public static let authRegistry = value("BERTH_TEST_AUTH_REGISTRY", default: "127.0.0.1:51671")
+    public static let registryUser = value("BERTH_TEST_REGISTRY_USER", default: "berth-test")
+    public static let registryPassword = value("BERTH_TEST_REGISTRY_PASSWORD", default: "berth-test-password")
+
+    public static var openRegistryImage: String { "\(openRegistry)/berth/busybox:latest" }
+    public static var authRegistryImage: String { "\(authRegistry)/berth/busybox:latest" }
+
+    public static var credentials: RegistryAuth {
+        RegistryAuth(username: registryUser, password: registryPassword, serverAddress: authRegistry)
+    }
+}
