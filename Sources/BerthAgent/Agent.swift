@@ -174,10 +174,8 @@ public final class Agent: Service {
     private func followEvents(engine: TaskEngine, since start: DockerEventTime) async {
         var since = start
         var backoff = timing.reconnectBackoff
-        let filters: DockerFilters = [
-            "type": ["container"],
-            "label": ["\(ContainerSpec.Label.cluster)=\(configuration.cluster.value)"],
-        ]
+        var filters = ContainerSpec.clusterFilter(configuration.cluster.value)
+        filters["type"] = ["container"]
         while !Task.isCancelled {
             do {
                 for try await event in docker.containerEvents(since: since, filters: filters) {
@@ -223,7 +221,7 @@ public final class Agent: Service {
     }
 
     private func cleanUpImages(_ images: ImageManager, engine: TaskEngine) async {
-        let settings = ImageManager.Settings(configuration)
+        let settings = images.settings
         guard settings.cleanupEnabled else { return }
         while !Task.isCancelled {
             do {

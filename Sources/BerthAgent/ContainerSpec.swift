@@ -4,16 +4,21 @@ public import DockerEngine
 /// How a container of a task becomes a Docker create request: the ECS agent's mapping of a container
 /// definition onto `Config` and `HostConfig`, with the agent's labels and the names it chose.
 public enum ContainerSpec {
-    /// The labels the agent puts on every container it creates; recovery finds containers by them.
     /// The reason of a container the kernel killed for its memory use, as the ECS agent words it.
     public static let outOfMemoryReason = "OutOfMemoryError: Container killed due to memory usage"
 
+    /// The labels the agent puts on every container it creates; recovery finds containers by them.
     public enum Label {
         public static let taskArn = "com.amazonaws.ecs.task-arn"
         public static let containerName = "com.amazonaws.ecs.container-name"
         public static let family = "com.amazonaws.ecs.task-definition-family"
         public static let version = "com.amazonaws.ecs.task-definition-version"
         public static let cluster = "com.amazonaws.ecs.cluster"
+    }
+
+    /// Docker filters that select the containers the agent made for `cluster`.
+    public static func clusterFilter(_ cluster: String) -> DockerFilters {
+        ["label": ["\(Label.cluster)=\(cluster)"]]
     }
 
     /// What the mapping needs beyond the task itself.
@@ -133,7 +138,7 @@ public enum ContainerSpec {
         if networkMode == .bridge, !mappings.isEmpty {
             var bindings: [ContainerPort: [PortBinding]] = [:]
             for mapping in mappings {
-                let key = "\(mapping.containerPort)/\(mapping.transport.rawValue)"
+                let key = mapping.assignmentKey
                 guard let hostPort = mapping.fixedHostPort ?? container.assignedHostPorts[key] else {
                     throw SpecError("no host port was chosen for \(key)")
                 }

@@ -110,8 +110,7 @@ public struct HostResources: Sendable {
                         return .wait("no free host port in \(dynamicPortRange)")
                     }
                     if udp { demand.portsUDP.insert(port) } else { demand.ports.insert(port) }
-                    hostPorts[container.name, default: [:]]["\(mapping.containerPort)/\(mapping.transport.rawValue)"] =
-                        port
+                    hostPorts[container.name, default: [:]][mapping.assignmentKey] = port
                 }
             }
         }
@@ -147,4 +146,9 @@ public struct HostResources: Sendable {
         }
         return nil
     }
+}
+
+extension PortMapping {
+    /// `containerPort/protocol`: how the host port chosen for a dynamic mapping is recorded.
+    var assignmentKey: String { "\(containerPort)/\(transport.rawValue)" }
 }

@@ -42,7 +42,7 @@ public actor ImageManager {
 
     private let docker: any DockerClient
     private let store: any AgentStateStore
-    private let settings: Settings
+    public nonisolated let settings: Settings
     private let logger: Logger
     private let now: @Sendable () -> Timestamp
     private var records: [String: ImageRecord] = [:]
@@ -79,10 +79,7 @@ public actor ImageManager {
         }
         let behavior = settings.behavior
         if behavior == .preferCached || (behavior == .once && records[image] != nil) {
-            if let cached = try? await docker.inspectImage(image) {
-                await touch(image, imageID: cached.id)
-                return .ready(digest: cached.repoDigests.first.map(Self.digest(of:)), imageID: cached.id)
-            }
+            if let cached = await cachedImage(image) { return cached }
         }
         if let pull = pullsInFlight[image] { return await pull.value }
         let pull = Task { await self.pull(image) }
@@ -138,16 +135,22 @@ public actor ImageManager {
             return .failed(reason: reason, stopsTask: true)
         case .default, .preferCached:
             // The default behaviour runs with a cached image when the pull fails.
-            if let cached = try? await docker.inspectImage(image) {
+            if let cached = await cachedImage(image) {
                 logger.warning(
                     "Pull failed; running with the cached image",
                     metadata: ["image": "\(image)", "error": "\(reason)"]
                 )
-                await touch(image, imageID: cached.id)
-                return .ready(digest: cached.repoDigests.first.map(Self.digest(of:)), imageID: cached.id)
+                return cached
             }
             return .failed(reason: reason, stopsTask: false)
         }
+    }
+
+    /// The image as the host has it, when it has it; marks it used.
+    private func cachedImage(_ image: String) async -> Outcome? {
+        guard let cached = try? await docker.inspectImage(image) else { return nil }
+        await touch(image, imageID: cached.id)
+        return .ready(digest: cached.repoDigests.first.map(Self.digest(of:)), imageID: cached.id)
     }
 
     private func acquirePullSlot() async {

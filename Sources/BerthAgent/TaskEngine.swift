@@ -210,10 +210,7 @@ public actor TaskEngine: ManagedTaskOwner {
     public func reconcile() async {
         let listed: [ContainerSummary]
         do {
-            listed = try await environment.docker.listContainers(
-                all: true,
-                filters: ["label": ["\(ContainerSpec.Label.cluster)=\(environment.specContext.cluster)"]]
-            )
+            listed = try await listClusterContainers()
         } catch {
             logger.warning("Cannot list containers to check the tasks", metadata: ["error": "\(error)"])
             return
@@ -236,6 +233,14 @@ public actor TaskEngine: ManagedTaskOwner {
                 }
             }
         }
+    }
+
+    /// Every container, running or not, that the agent made for its cluster.
+    private func listClusterContainers() async throws(DockerError) -> [ContainerSummary] {
+        try await environment.docker.listContainers(
+            all: true,
+            filters: ContainerSpec.clusterFilter(environment.specContext.cluster)
+        )
     }
 
     /// A container the agent counts as stopped but Docker runs: a start made just before a crash, finished
@@ -282,10 +287,7 @@ public actor TaskEngine: ManagedTaskOwner {
         var report = RecoveryReport()
         let listed: [ContainerSummary]
         do {
-            listed = try await environment.docker.listContainers(
-                all: true,
-                filters: ["label": ["\(ContainerSpec.Label.cluster)=\(environment.specContext.cluster)"]]
-            )
+            listed = try await listClusterContainers()
         } catch {
             throw AgentError(.docker, "cannot list containers to recover the tasks: \(error)")
         }
