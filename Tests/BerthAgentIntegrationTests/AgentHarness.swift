@@ -38,40 +38,83 @@ struct AgentHarness {
         return configuration
     }
 
-    /// Runs an agent for the length of `body`, then stops it and removes every container and volume of its
-    /// cluster.
-    static func withAgent(
-        _ name: String,
-        configure: Configure = { _ in },
-        store: (any AgentStateStore)? = nil,
-        controlPlane: RecordingControlPlane? = nil,
-        _ body: (AgentHarness) async throws -> Void
-    ) async throws {
-        let cluster = "berth-it-\(name)-\(UUID().uuidString.prefix(6).lowercased())"
-        var configuration = try configuration(cluster: cluster)
-        try configure(&configuration)
-        let finalConfiguration = configuration
-        let controlPlane = controlPlane ?? RecordingControlPlane(cluster: cluster)
-        let store = try store ?? SQLiteAgentStore()
+    /// A unique cluster name for one test, so that tests running side by side never touch each other's
+    /// containers.
+    static func uniqueCluster(_ name: String) -> String {
+        "berth-it-\(name)-\(UUID().uuidString.prefix(6).lowercased())"
+    }
+
+    /// Runs `body` with a client of the real dockerd, then removes every container and volume of `cluster`,
+    /// whether `body` succeeded or not.
+    static func withDocker(cluster: String, _ body: (DockerEngineClient) async throws -> Void) async throws {
         try await DockerEngineClient.withClient(
             endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
             logger: logger
         ) { docker in
-            defer {}
             do {
-                try await runAgent(
-                    configuration: finalConfiguration,
-                    controlPlane: controlPlane,
-                    docker: docker,
-                    store: store,
-                    body
-                )
+                try await body(docker)
             } catch {
                 await removeEverything(of: cluster, docker: docker)
                 throw error
             }
             await removeEverything(of: cluster, docker: docker)
         }
+    }
+
+    /// Runs an agent for the length of `body`, then stops it and removes every container and volume of its
+    /// cluster.
+    static func withAgent(
+        _ name: String,
+        configure: Configure = { _ in },
+        _ body: (AgentHarness) async throws -> Void
+    ) async throws {
+        let cluster = uniqueCluster(name)
+        var configuration = try configuration(cluster: cluster)
+        try configure(&configuration)
+        let finalConfiguration = configuration
+        let controlPlane = RecordingControlPlane(cluster: cluster)
+        let store = try SQLiteAgentStore()
+        try await withDocker(cluster: cluster) { docker in
+            try await runAgent(
+                configuration: finalConfiguration,
+                controlPlane: controlPlane,
+                docker: docker,
+                store: store,
+                body
+            )
+        }
+    }
+
+    /// Starts an agent and returns once it is ready, with the task that runs it (cancel it to stop the agent).
+    static func startAgent(
+        configuration: BerthConfiguration,
+        connection: any ControlPlaneConnection,
+        docker: DockerEngineClient,
+        store: any AgentStateStore,
+        timing: Agent.Timing
+    ) async throws -> (running: Task<Void, any Error>, ready: Agent.Ready) {
+        let (readyStream, readyContinuation) = AsyncStream.makeStream(of: Agent.Ready.self)
+        let agent = Agent(
+            configuration: configuration,
+            connection: connection,
+            docker: docker,
+            store: store,
+            host: HostFacts(cpuCores: 2, memoryMiB: 4096, architecture: "x86_64"),
+            agentVersion: "test",
+            timing: timing,
+            logger: logger,
+            onReady: { ready in
+                readyContinuation.yield(ready)
+                readyContinuation.finish()
+            }
+        )
+        let running = Task { try await agent.run() }
+        var iterator = readyStream.makeAsyncIterator()
+        guard let ready = await iterator.next() else {
+            try await running.value
+            throw WaitTimeout("the agent stopped before it was ready")
+        }
+        return (running, ready)
     }
 
     /// Runs an agent until `body` returns (without removing anything afterwards).
@@ -85,28 +128,14 @@ struct AgentHarness {
         var timing = Agent.Timing()
         timing.reconcileInterval = .seconds(2)
         timing.heartbeatInterval = .seconds(1)
-        let (readyStream, readyContinuation) = AsyncStream.makeStream(of: Agent.Ready.self)
-        let agent = Agent(
+        let (running, ready) = try await startAgent(
             configuration: configuration,
             connection: InProcessAgentChannel(handler: controlPlane),
             docker: docker,
             store: store,
-            host: HostFacts(cpuCores: 2, memoryMiB: 4096, architecture: "x86_64"),
-            agentVersion: "test",
-            timing: timing,
-            logger: logger,
-            onReady: { ready in
-                readyContinuation.yield(ready)
-                readyContinuation.finish()
-            }
+            timing: timing
         )
-        let running = Task { try await agent.run() }
         defer { running.cancel() }
-        var iterator = readyStream.makeAsyncIterator()
-        guard let ready = await iterator.next() else {
-            try await running.value
-            throw WaitTimeout("the agent stopped before it was ready")
-        }
         let harness = AgentHarness(
             controlPlane: controlPlane,
             docker: docker,
@@ -127,12 +156,12 @@ struct AgentHarness {
     }
 
     static func removeEverything(of cluster: String, docker: DockerEngineClient) async {
-        let label = "\(ContainerSpec.Label.cluster)=\(cluster)"
-        let containers = (try? await docker.listContainers(all: true, filters: ["label": [label]])) ?? []
+        let filter = ContainerSpec.clusterFilter(cluster)
+        let containers = (try? await docker.listContainers(all: true, filters: filter)) ?? []
         for container in containers {
             try? await docker.removeContainer(container.id, removeVolumes: true, force: true)
         }
-        for volume in (try? await docker.listVolumes(filters: ["label": [label]])) ?? [] {
+        for volume in (try? await docker.listVolumes(filters: filter)) ?? [] {
             try? await docker.removeVolume(volume.name, force: true)
         }
     }

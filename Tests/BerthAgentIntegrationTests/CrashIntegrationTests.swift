@@ -102,29 +102,17 @@ struct CrashIntegrationTests {
         docker: DockerEngineClient,
         directory: String,
         crash: CrashSwitch
-    ) async throws -> (agent: Task<Void, any Error>, ready: Agent.Ready) {
+    ) async throws -> (running: Task<Void, any Error>, ready: Agent.Ready) {
         var timing = Agent.Timing()
         timing.reconcileInterval = .seconds(1)
         timing.reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .milliseconds(500))
-        let (readyStream, readyContinuation) = AsyncStream.makeStream(of: Agent.Ready.self)
-        let agent = Agent(
+        return try await AgentHarness.startAgent(
             configuration: configuration,
             connection: CrashableConnection(channel: InProcessAgentChannel(handler: controlPlane), crash: crash),
             docker: docker,
             store: CrashableStore(store: try SQLiteAgentStore(directory: directory), crash: crash),
-            host: HostFacts(cpuCores: 2, memoryMiB: 4096, architecture: "x86_64"),
-            agentVersion: "test",
-            timing: timing,
-            logger: AgentHarness.logger,
-            onReady: { ready in
-                readyContinuation.yield(ready)
-                readyContinuation.finish()
-            }
+            timing: timing
         )
-        let task = Task { try await agent.run() }
-        var iterator = readyStream.makeAsyncIterator()
-        guard let ready = await iterator.next() else { throw WaitTimeout("the agent did not get ready") }
-        return (task, ready)
     }
 
     @Test(
@@ -135,139 +123,129 @@ struct CrashIntegrationTests {
         var random = SystemRandomNumberGenerator()
         let directory = NSTemporaryDirectory() + "berth-it-crash-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cluster = "berth-it-crash\(trial)-\(UUID().uuidString.prefix(6).lowercased())"
+        let cluster = AgentHarness.uniqueCluster("crash\(trial)")
         var configuration = try AgentHarness.configuration(cluster: cluster)
         configuration.containerStopTimeout = .seconds(1)
         let controlPlane = RecordingControlPlane(cluster: cluster)
 
-        try await DockerEngineClient.withClient(
-            endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
-            logger: AgentHarness.logger
-        ) { docker in
-            defer {}
-            do {
-                // A burst of tasks: some exit on their own with a known code, some run until stopped, some
-                // have two containers ordered by a link.
-                var expectations: [String: [String: Int?]] = [:]
-                var longRunning: [TaskPayload] = []
-                var payloads: [TaskPayload] = []
-                for index in 0..<6 {
-                    let arn = "arn:aws:ecs:us-east-1:123456789012:task/\(cluster)/t\(index)"
-                    var containers: [ContainerDefinition]
-                    switch index % 3 {
-                    case 0:
-                        let code = Int.random(in: 0...3, using: &random)
-                        containers = [shell("app", "sleep 0.\(Int.random(in: 1...9, using: &random)); exit \(code)")]
-                        expectations[arn] = ["app": code]
-                    case 1:
-                        containers = [shell("app", "sleep 600")]
-                        expectations[arn] = ["app": nil]
-                    default:
-                        var web = shell("web", "grep -qw backend /etc/hosts && sleep 600")
-                        web.links = ["db:backend"]
-                        containers = [shell("db", "sleep 600", essential: false), web]
-                        expectations[arn] = ["db": nil, "web": nil]
-                    }
-                    let payload = TaskPayload(
-                        taskArn: arn,
-                        clusterArn: await controlPlane.clusterArn,
-                        family: "crash",
-                        revision: 1,
-                        containers: containers
-                    )
-                    payloads.append(payload)
-                    if index % 3 != 0 { longRunning.append(payload) }
+        try await AgentHarness.withDocker(cluster: cluster) { docker in
+            // A burst of tasks: some exit on their own with a known code, some run until stopped, some
+            // have two containers ordered by a link.
+            var expectations: [String: [String: Int?]] = [:]
+            var longRunning: [TaskPayload] = []
+            var payloads: [TaskPayload] = []
+            for index in 0..<6 {
+                let arn = "arn:aws:ecs:us-east-1:123456789012:task/\(cluster)/t\(index)"
+                var containers: [ContainerDefinition]
+                switch index % 3 {
+                case 0:
+                    let code = Int.random(in: 0...3, using: &random)
+                    containers = [shell("app", "sleep 0.\(Int.random(in: 1...9, using: &random)); exit \(code)")]
+                    expectations[arn] = ["app": code]
+                case 1:
+                    containers = [shell("app", "sleep 600")]
+                    expectations[arn] = ["app": nil]
+                default:
+                    var web = shell("web", "grep -qw backend /etc/hosts && sleep 600")
+                    web.links = ["db:backend"]
+                    containers = [shell("db", "sleep 600", essential: false), web]
+                    expectations[arn] = ["db": nil, "web": nil]
                 }
+                let payload = TaskPayload(
+                    taskArn: arn,
+                    clusterArn: await controlPlane.clusterArn,
+                    family: "crash",
+                    revision: 1,
+                    containers: containers
+                )
+                payloads.append(payload)
+                if index % 3 != 0 { longRunning.append(payload) }
+            }
 
-                var crash = CrashSwitch()
-                var (agent, ready) = try await Self.startAgent(
+            var crash = CrashSwitch()
+            var (agent, ready) = try await Self.startAgent(
+                configuration: configuration,
+                controlPlane: controlPlane,
+                docker: docker,
+                directory: directory,
+                crash: crash
+            )
+            let instance = ready.instance.containerInstanceArn
+            await controlPlane.send(Array(payloads.prefix(3)), to: instance)
+            await controlPlane.send(Array(payloads.dropFirst(3)), to: instance)
+
+            // Crash a few times while the tasks start, then once while they stop.
+            for round in 0..<3 {
+                if round == 2 {
+                    let stops = longRunning.map { payload -> TaskPayload in
+                        var stopped = payload
+                        stopped.desiredStatus = .stopped
+                        stopped.stoppedReason = "crash test"
+                        return stopped
+                    }
+                    await controlPlane.send(stops, to: instance)
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...1500, using: &random)))
+                crash.crash()
+                agent.cancel()
+                crash = CrashSwitch()
+                (agent, ready) = try await Self.startAgent(
                     configuration: configuration,
                     controlPlane: controlPlane,
                     docker: docker,
                     directory: directory,
                     crash: crash
                 )
-                let instance = ready.instance.containerInstanceArn
-                await controlPlane.send(Array(payloads.prefix(3)), to: instance)
-                await controlPlane.send(Array(payloads.dropFirst(3)), to: instance)
+                #expect(ready.instance.containerInstanceArn == instance)
+            }
 
-                // Crash a few times while the tasks start, then once while they stop.
-                for round in 0..<3 {
-                    if round == 2 {
-                        let stops = longRunning.map { payload -> TaskPayload in
-                            var stopped = payload
-                            stopped.desiredStatus = .stopped
-                            stopped.stoppedReason = "crash test"
-                            return stopped
-                        }
-                        await controlPlane.send(stops, to: instance)
-                    }
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...1500, using: &random)))
-                    crash.crash()
-                    agent.cancel()
-                    crash = CrashSwitch()
-                    (agent, ready) = try await Self.startAgent(
-                        configuration: configuration,
-                        controlPlane: controlPlane,
-                        docker: docker,
-                        directory: directory,
-                        crash: crash
-                    )
-                    #expect(ready.instance.containerInstanceArn == instance)
+            // Every task reaches STOPPED, with the exit codes its containers had.
+            for (arn, containers) in expectations {
+                let view = try await controlPlane.waitForStatus(arn, .stopped, timeout: .seconds(90))
+                for (name, code) in containers {
+                    let container = try #require(view.containers[name], "\(arn) \(name): \(view)")
+                    #expect(container.status == .stopped)
+                    if let code { #expect(container.exitCode == code, "\(arn) \(name): \(container)") }
                 }
+                // The control plane heard every change of the task, in order; one sent again because the
+                // crash came before its acknowledgement was saved may come twice.
+                let sequences = await controlPlane.changes(of: arn).map(\.sequence)
+                #expect(Set(sequences) == Set(1...(sequences.max() ?? 1)), "\(arn): \(sequences)")
+                #expect(sequences == sequences.sorted(), "\(arn): \(sequences)")
+            }
 
-                // Every task reaches STOPPED, with the exit codes its containers had.
-                for (arn, containers) in expectations {
-                    let view = try await controlPlane.waitForStatus(arn, .stopped, timeout: .seconds(90))
-                    for (name, code) in containers {
-                        let container = try #require(view.containers[name], "\(arn) \(name): \(view)")
-                        #expect(container.status == .stopped)
-                        if let code { #expect(container.exitCode == code, "\(arn) \(name): \(container)") }
-                    }
-                    // The control plane heard every change of the task, in order; one sent again because the
-                    // crash came before its acknowledgement was saved may come twice.
-                    let sequences = await controlPlane.changes(of: arn).map(\.sequence)
-                    #expect(Set(sequences) == Set(1...(sequences.max() ?? 1)), "\(arn): \(sequences)")
-                    #expect(sequences == sequences.sorted(), "\(arn): \(sequences)")
-                }
-
-                // No container duplicated, none orphaned: each task container exists exactly once, and every
-                // container of the cluster belongs to a task container.
-                let listed = try await docker.listContainers(
-                    all: true,
+            // No container duplicated, none orphaned: each task container exists exactly once, and every
+            // container of the cluster belongs to a task container.
+            let listed = try await docker.listContainers(
+                all: true,
+                filters: ["label": ["\(ContainerSpec.Label.cluster)=\(cluster)"]]
+            )
+            var seen: [String: Int] = [:]
+            for container in listed {
+                let arn = container.labels[ContainerSpec.Label.taskArn] ?? "?"
+                let name = container.labels[ContainerSpec.Label.containerName] ?? "?"
+                #expect(expectations[arn]?[name] != nil, "orphan \(container.names)")
+                seen["\(arn)/\(name)", default: 0] += 1
+            }
+            #expect(seen.values.allSatisfy { $0 == 1 }, "\(seen)")
+            // A start dockerd finished after a crash is stopped again by the agent that counts it stopped.
+            var stillRunning = listed.filter { $0.state == "running" }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !stillRunning.isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                stillRunning = try await docker.listContainers(
+                    all: false,
                     filters: ["label": ["\(ContainerSpec.Label.cluster)=\(cluster)"]]
                 )
-                var seen: [String: Int] = [:]
-                for container in listed {
-                    let arn = container.labels[ContainerSpec.Label.taskArn] ?? "?"
-                    let name = container.labels[ContainerSpec.Label.containerName] ?? "?"
-                    #expect(expectations[arn]?[name] != nil, "orphan \(container.names)")
-                    seen["\(arn)/\(name)", default: 0] += 1
-                }
-                #expect(seen.values.allSatisfy { $0 == 1 }, "\(seen)")
-                // A start dockerd finished after a crash is stopped again by the agent that counts it stopped.
-                var stillRunning = listed.filter { $0.state == "running" }
-                let deadline = ContinuousClock.now + .seconds(30)
-                while !stillRunning.isEmpty, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(200))
-                    stillRunning = try await docker.listContainers(
-                        all: false,
-                        filters: ["label": ["\(ContainerSpec.Label.cluster)=\(cluster)"]]
-                    )
-                }
-                #expect(
-                    stillRunning.isEmpty,
-                    "\(stillRunning.map { "\($0.names) \($0.state) \($0.labels[ContainerSpec.Label.taskArn] ?? "")" })"
-                )
-                #expect(await controlPlane.pendingPayloads == 0)
-
-                crash.crash()
-                agent.cancel()
-            } catch {
-                await AgentHarness.removeEverything(of: cluster, docker: docker)
-                throw error
             }
-            await AgentHarness.removeEverything(of: cluster, docker: docker)
+            #expect(
+                stillRunning.isEmpty,
+                "\(stillRunning.map { "\($0.names) \($0.state) \($0.labels[ContainerSpec.Label.taskArn] ?? "")" })"
+            )
+            #expect(await controlPlane.pendingPayloads == 0)
+
+            crash.crash()
+            agent.cancel()
         }
     }
 }

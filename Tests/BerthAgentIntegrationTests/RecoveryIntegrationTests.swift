@@ -21,34 +21,25 @@ struct RecoveryIntegrationTests {
     ) async throws {
         let directory = NSTemporaryDirectory() + "berth-it-recovery-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cluster = "berth-it-\(name)-\(UUID().uuidString.prefix(6).lowercased())"
+        let cluster = AgentHarness.uniqueCluster(name)
         let configuration = try AgentHarness.configuration(cluster: cluster)
         let controlPlane = RecordingControlPlane(cluster: cluster)
-        try await DockerEngineClient.withClient(
-            endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
-            logger: AgentHarness.logger
-        ) { docker in
-            do {
-                try await AgentHarness.runAgent(
-                    configuration: configuration,
-                    controlPlane: controlPlane,
-                    docker: docker,
-                    store: try SQLiteAgentStore(directory: directory),
-                    first
-                )
-                try await between(docker, cluster)
-                try await AgentHarness.runAgent(
-                    configuration: configuration,
-                    controlPlane: controlPlane,
-                    docker: docker,
-                    store: try SQLiteAgentStore(directory: directory),
-                    second
-                )
-            } catch {
-                await AgentHarness.removeEverything(of: cluster, docker: docker)
-                throw error
-            }
-            await AgentHarness.removeEverything(of: cluster, docker: docker)
+        try await AgentHarness.withDocker(cluster: cluster) { docker in
+            try await AgentHarness.runAgent(
+                configuration: configuration,
+                controlPlane: controlPlane,
+                docker: docker,
+                store: try SQLiteAgentStore(directory: directory),
+                first
+            )
+            try await between(docker, cluster)
+            try await AgentHarness.runAgent(
+                configuration: configuration,
+                controlPlane: controlPlane,
+                docker: docker,
+                store: try SQLiteAgentStore(directory: directory),
+                second
+            )
         }
     }
 

@@ -114,8 +114,7 @@ struct TaskIntegrationTests {
     func portMappings() async throws {
         let fixedPort = try freeTCPPort()
         try await AgentHarness.withAgent("ports") { agent in
-            var fixed = shell("fixed", "echo fixed-page > /www/index.html; httpd -f -p 8080 -h /www", essential: true)
-            fixed.command = ["sh", "-c", "mkdir -p /www; echo fixed-page > /www/index.html; httpd -f -p 8080 -h /www"]
+            var fixed = shell("fixed", "mkdir -p /www; echo fixed-page > /www/index.html; httpd -f -p 8080 -h /www")
             fixed.portMappings = [PortMapping(containerPort: 8080, hostPort: fixedPort)]
             var dynamic = shell("dynamic", "mkdir -p /www; echo dynamic-page > /www/index.html; httpd -f -p 80 -h /www")
             dynamic.portMappings = [
