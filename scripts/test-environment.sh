@@ -70,27 +70,37 @@ wait_for() { # address expected-status
 wait_for "$open_registry" 200
 wait_for "$auth_registry" 401
 
-# The image in both registries.
+# The image in both registries, under one repository per test suite that pulls and removes it, so one
+# suite removing its copy never pulls the image from under another running in parallel.
+repositories=(berth/busybox berth/agent-busybox berth/api-busybox)
 manifest=application/vnd.docker.distribution.manifest.v2+json
 has_image() { [[ $(registry_status -H "Accept: $manifest" "$@") == 200 ]]; }
 
-push() { # registry
-    local target="$1/berth/busybox:latest"
+push() { # registry repository
+    local target="$1/$2:latest"
     echo "test-environment: pushing $image to $target"
     docker tag "$image" "$target"
     docker push "$target" >/dev/null
     docker rmi "$target" >/dev/null
 }
 
-has_image "http://$open_registry/v2/berth/busybox/manifests/latest" || push "$open_registry"
-if ! has_image -u "$user:$password" "http://$auth_registry/v2/berth/busybox/manifests/latest"; then
-    # Log in with a throwaway client configuration, so no credentials stay on the machine.
-    DOCKER_CONFIG=$(mktemp -d)
-    export DOCKER_CONFIG
-    echo "$password" | docker login -u "$user" --password-stdin "$auth_registry" >/dev/null 2>&1 ||
-        { echo "test-environment: cannot log in to $auth_registry" >&2; exit 1; }
-    push "$auth_registry"
-    rm -rf "$DOCKER_CONFIG"
+for repository in "${repositories[@]}"; do
+    has_image "http://$open_registry/v2/$repository/manifests/latest" || push "$open_registry" "$repository"
+done
+login_config=
+for repository in "${repositories[@]}"; do
+    has_image -u "$user:$password" "http://$auth_registry/v2/$repository/manifests/latest" && continue
+    if [[ -z $login_config ]]; then
+        # Log in with a throwaway client configuration, so no credentials stay on the machine.
+        login_config=$(mktemp -d)
+        export DOCKER_CONFIG=$login_config
+        echo "$password" | docker login -u "$user" --password-stdin "$auth_registry" >/dev/null 2>&1 ||
+            { echo "test-environment: cannot log in to $auth_registry" >&2; exit 1; }
+    fi
+    push "$auth_registry" "$repository"
+done
+if [[ -n $login_config ]]; then
+    rm -rf "$login_config"
     unset DOCKER_CONFIG
 fi
 echo "test-environment: ready (dockerd, $image, registries $open_registry and $auth_registry)"

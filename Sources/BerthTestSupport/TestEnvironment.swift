@@ -19,6 +19,12 @@ public enum TestEnvironment {
     public static var openRegistryImage: String { "\(openRegistry)/berth/busybox:latest" }
     public static var authRegistryImage: String { "\(authRegistry)/berth/busybox:latest" }
 
+    /// The test image under a suite's own repository (`agent-busybox`, `api-busybox`; see the script), so
+    /// a suite that pulls and removes it never races another suite doing the same.
+    public static func image(in registry: String, repository: String) -> String {
+        "\(registry)/berth/\(repository):latest"
+    }
+
     public static var credentials: RegistryAuth {
         RegistryAuth(username: registryUser, password: registryPassword, serverAddress: authRegistry)
     }

@@ -192,7 +192,7 @@ struct TaskIntegrationTests {
 
     @Test("a private registry with basic auth: pulled with ECS_ENGINE_AUTH_DATA, refused without")
     func privateRegistry() async throws {
-        let image = "\(TestEnvironment.authRegistry)/berth/busybox:latest"
+        let image = TestEnvironment.image(in: TestEnvironment.authRegistry, repository: "agent-busybox")
         let alwaysPull: Configure = { $0.imagePullBehavior = .always }
         try await AgentHarness.withAgent("noauth", configure: alwaysPull) { agent in
             _ = try? await agent.docker.removeImage(image, force: true, prune: false)
@@ -281,19 +281,5 @@ func freeTCPPort() throws -> Int {
 
 /// GETs `/` on a loopback port, retrying while the server comes up.
 func httpGet(port: Int) async throws -> String {
-    var lastError: (any Error)?
-    for _ in 0..<50 {
-        do {
-            let response = try await HTTPClient.shared.execute(
-                HTTPClientRequest(url: "http://127.0.0.1:\(port)/"),
-                timeout: .seconds(5)
-            )
-            let body = try await response.body.collect(upTo: 1 << 20)
-            return String(buffer: body)
-        } catch {
-            lastError = error
-            try await Task.sleep(for: .milliseconds(100))
-        }
-    }
-    throw lastError ?? WaitTimeout("no answer on port \(port)")
+    try await fetchWhenServing("http://127.0.0.1:\(port)/")
 }

@@ -32,7 +32,6 @@ struct ContainerIntegrationTests {
                     let run = uniqueName("run")
                     let webName = uniqueName("web")
                     let clientName = uniqueName("client")
-                    defer { _ = webName }
                     do {
                         // Events are replayed afterwards from this instant (a second early for clock granularity).
                         let began = DockerEventTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) - 1)
@@ -83,7 +82,7 @@ struct ContainerIntegrationTests {
                         #expect(running.mounts.contains { $0.destination == "/www" && !$0.readWrite })
 
                         // The mapped port serves the bind-mounted file.
-                        let body = try await Self.fetch("http://127.0.0.1:\(tcp)/index.html")
+                        let body = try await fetchWhenServing("http://127.0.0.1:\(tcp)/index.html")
                         #expect(body == "served-by-berth\n")
 
                         // A second container reaches the first through a link alias and sees its volumes.
@@ -310,9 +309,4 @@ struct ContainerIntegrationTests {
         }
     }
 
-    static func fetch(_ url: String) async throws -> String {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return String(buffer: body)
-    }
 }
