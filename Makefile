@@ -9,12 +9,12 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 DEV_CONFIG ?= etc/dev/ecs.config
 FORMAT_PATHS := Package.swift Sources Tests
 
-.PHONY: run test setup test-environment build release lint format clean
+.PHONY: run test setup test-environment build release lint format generate clean
 
-## make run: build a release binary and run it on this machine with the development configuration.
-## Until the agent exists it checks that configuration and the Docker connection (`berth check-config --docker`).
+## make run: build a release binary and run the agent with the embedded control plane on this machine,
+## with the development configuration; the ECS API answers on http://127.0.0.1:51680.
 run: setup release
-	.build/release/berth check-config --config $(DEV_CONFIG) --docker
+	.build/release/berth agent --config $(DEV_CONFIG)
 
 ## make test: set up dockerd, the test image and the local registries, check formatting, build with
 ## warnings as errors, and run every test, the integration tests against the real dockerd included.
@@ -37,11 +37,17 @@ build: setup
 release: setup
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
 
+## Formatting, and the API shapes generated from the ECS model being current.
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel $(FORMAT_PATHS)
+	python3 codegen/generate-api-schema.py --check
 
 format:
 	$(SWIFT) format --in-place --recursive --parallel $(FORMAT_PATHS)
+
+## Regenerate Sources/BerthAPI/ECSSchema+Shapes.swift from codegen/ecs-model.json.
+generate:
+	python3 codegen/generate-api-schema.py
 
 clean:
 	rm -rf .build

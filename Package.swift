@@ -29,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
     ],
     targets: [
         // ECS domain types shared by every layer. Depends on nothing.
@@ -75,11 +78,37 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The cluster manager and the RunTask / StartTask scheduler: placement as pure functions, state behind
+        // the ClusterStore protocol, the control plane's side of the agent channel. No HTTP.
+        .target(
+            name: "BerthControlPlane",
+            dependencies: [
+                "BerthModel",
+                "BerthAgentChannel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // HTTP: the ECS JSON 1.1 API (Hummingbird), validated against the model's shapes.
+        .target(
+            name: "BerthAPI",
+            dependencies: [
+                "BerthModel",
+                "BerthAgentChannel",
+                "BerthControlPlane",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Persistence in SQLite (GRDB): the agent's state under ECS_DATADIR.
         .target(
             name: "BerthStore",
             dependencies: [
                 "BerthAgent",
+                "BerthControlPlane",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -100,11 +129,33 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The composition root: builds the ServiceGroup of `berth agent` from a configuration.
+        .target(
+            name: "BerthDaemon",
+            dependencies: [
+                "BerthAgent",
+                "BerthAgentChannel",
+                "BerthAPI",
+                "BerthConfig",
+                "BerthControlPlane",
+                "BerthStore",
+                "DockerEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                "BerthModel",
+            ],
+            swiftSettings: strictSettings
+        ),
         // The executable: argument parsing and wiring only.
         .executableTarget(
             name: "berth",
             dependencies: [
+                "BerthAgent",
                 "BerthConfig",
+                "BerthDaemon",
                 "DockerEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,6 +13,9 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let registrationRefused = Code("registrationRefused")
         /// The saved state belongs to another cluster: starting would mix the two up.
         public static let dataMismatch = Code("dataMismatch")
+        /// The configuration asks for something Berth cannot do (a remote control plane, an exposed API
+        /// without credentials).
+        public static let configuration = Code("configuration")
         /// The host's resources could not be read.
         public static let host = Code("host")
 
@@ -28,7 +31,7 @@ public struct AgentError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether restarting the agent cannot help (systemd is told not to restart on these: exit status 5).
-    public var isTerminal: Bool { code == .registrationRefused || code == .dataMismatch }
+    public var isTerminal: Bool { code == .registrationRefused || code == .dataMismatch || code == .configuration }
 
     public var description: String { message }
 }

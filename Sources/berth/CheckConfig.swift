@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthConfig
+import BerthDaemon
 import DockerEngine
 import Foundation
 import Logging
@@ -48,15 +49,6 @@ struct CheckConfig: AsyncParsableCommand {
         } catch {
             printToStandardError("error: DOCKER_HOST=\(configuration.dockerHost): \(error)")
             throw ExitCode(ExitStatus.dockerUnavailable)
-        }
-    }
-}
-
-extension DockerEndpoint {
-    init(_ host: DockerHost) {
-        switch host {
-        case .unixSocket(let path): self = .unixSocket(path: path)
-        case .tcp(let host, let port): self = .tcp(host: host, port: port)
         }
     }
 }

@@ -1,0 +1,75 @@
+public import BerthControlPlane
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import Logging
+import NIOCore
+
+/// The ECS JSON 1.1 API on `POST /`: the operation comes from `X-Amz-Target`, the body is checked against
+/// the model, and the answer carries `x-amzn-RequestId` and the JSON 1.1 content type; errors are
+/// `{"__type","message"}` with 400, or 500 for real faults.
+public enum ECSAPIRouter {
+    static let contentType = "application/x-amz-json-1.1"
+    static let maximumBodySize = 4 << 20
+    static let targetHeader = HTTPField.Name("X-Amz-Target").unsafelyUnwrapped
+    static let requestIDHeader = HTTPField.Name("x-amzn-RequestId").unsafelyUnwrapped
+
+    /// A router for the API, for an `Application` or in-process tests.
+    public static func make(controlPlane: ControlPlane, endpoint: String) -> Router<BasicRequestContext> {
+        let operations = ECSOperations(controlPlane: controlPlane, endpoint: endpoint)
+        let router = Router()
+        let handle: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+            await respond(to: request, context: context, operations: operations)
+        }
+        router.post("/", use: handle)
+        return router
+    }
+
+    static func respond(to request: Request, context: BasicRequestContext, operations: ECSOperations) async -> Response
+    {
+        let requestID = UUID().uuidString.lowercased()
+        let target = request.headers[targetHeader] ?? ""
+        let operation = target.split(separator: ".").last.map(String.init) ?? ""
+        do throws(APIError) {
+            guard target.hasPrefix(ECSSchema.targetPrefix + "."), !operation.isEmpty else {
+                throw APIError(.unknownOperation, "Unknown or missing X-Amz-Target '\(target)'.")
+            }
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: maximumBodySize)
+            } catch {
+                throw APIError(.serialization, "The request body is larger than \(maximumBodySize) bytes.")
+            }
+            let body = Data(buffer.readableBytesView)
+            let tree: JSONValue
+            do {
+                tree = try JSONDecoder().decode(JSONValue.self, from: body.isEmpty ? Data("{}".utf8) : body)
+            } catch {
+                throw APIError(.serialization, "The request body is not valid JSON.")
+            }
+            try ECSSchema.validate(tree, operation: operation)
+            let answer = try await operations.handle(operation, body: body)
+            context.logger.debug(
+                "ECS API request",
+                metadata: ["operation": "\(operation)", "requestId": "\(requestID)"]
+            )
+            return response(.ok, answer, requestID: requestID)
+        } catch {
+            let level: Logger.Level = error.status == 500 ? .error : .info
+            context.logger.log(
+                level: level,
+                "ECS API request refused",
+                metadata: ["operation": "\(operation)", "error": "\(error.type)", "message": "\(error.message)"]
+            )
+            let body = (try? JSONEncoder().encode(["__type": error.type, "message": error.message])) ?? Data()
+            return response(HTTPResponse.Status(code: error.status), body, requestID: requestID)
+        }
+    }
+
+    static func response(_ status: HTTPResponse.Status, _ body: Data, requestID: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[requestIDHeader] = requestID
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

@@ -1,0 +1,466 @@
+import BerthAgentChannel
+import BerthControlPlane
+import BerthModel
+import Foundation
+
+/// The ECS operations Berth serves: each decodes its input, calls the control plane, and shapes the
+/// answer as the model names it. Validation against the model happens before, in ``ECSSchema``.
+struct ECSOperations: Sendable {
+    typealias Handler = @Sendable (ControlPlane, Data) async throws -> any Encodable
+
+    let controlPlane: ControlPlane
+    /// What DiscoverPollEndpoint answers: where this control plane listens.
+    let endpoint: String
+
+    /// Runs `operation` on a body already checked against the model; the answer is the JSON to send.
+    func handle(_ operation: String, body: Data) async throws(APIError) -> Data {
+        guard let handler = Self.handlers[operation] ?? discoverPollEndpoint(operation) else {
+            throw APIError(.unknownOperation, "Operation \(operation) is not supported by Berth.")
+        }
+        let output: any Encodable
+        do {
+            output = try await handler(controlPlane, body)
+        } catch let error as APIError {
+            throw error
+        } catch let error as ClusterError {
+            throw APIError(error)
+        } catch let error as DecodingError {
+            throw APIError(.serialization, Self.describe(error))
+        } catch {
+            throw APIError(.server, "Unexpected failure: \(error)")
+        }
+        do {
+            return try Self.encoder.encode(output)
+        } catch {
+            throw APIError(.server, "Cannot encode the answer: \(error)")
+        }
+    }
+
+    private func discoverPollEndpoint(_ operation: String) -> Handler? {
+        guard operation == "DiscoverPollEndpoint" else { return nil }
+        let endpoint = self.endpoint
+        return { _, _ in
+            ["endpoint": endpoint, "telemetryEndpoint": endpoint, "serviceConnectEndpoint": endpoint]
+        }
+    }
+
+    static let encoder = JSONEncoder()
+    static let decoder = JSONDecoder()
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
+            .dataCorrupted(let context):
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return "Invalid request at '\(path)': \(context.debugDescription)"
+        @unknown default:
+            return "Invalid request."
+        }
+    }
+
+    static func op<Input: Decodable & Sendable>(
+        _ body: @escaping @Sendable (ControlPlane, Input) async throws -> any Encodable
+    ) -> Handler {
+        { controlPlane, data in
+            let input = try decoder.decode(Input.self, from: data.isEmpty ? Data("{}".utf8) : data)
+            return try await body(controlPlane, input)
+        }
+    }
+
+    static let handlers: [String: Handler] = [
+        "CreateCluster": op { (plane, input: CreateClusterRequest) in
+            let summary = try await plane.createCluster(
+                name: input.clusterName,
+                tags: input.tags ?? [],
+                settings: input.settings ?? []
+            )
+            return ["cluster": ClusterView(summary, include: ["TAGS", "_create"])]
+        },
+        "DescribeClusters": op { (plane, input: DescribeClustersRequest) in
+            let references = input.clusters ?? []
+            guard references.count <= 100 else {
+                throw ClusterError(.invalidParameter, "At most 100 clusters can be described per call.")
+            }
+            let (clusters, failures) = await plane.describeClusters(references)
+            let include = Set(input.include ?? [])
+            return ClustersOutput(
+                clusters: clusters.map { ClusterView($0, include: include) },
+                failures: failures.map(FailureView.init)
+            )
+        },
+        "ListClusters": op { (plane, input: PageRequest) in
+            let page = try Page(await plane.listClusters(), input.nextToken, input.maxResults)
+            return ListOutput(key: "clusterArns", page: page)
+        },
+        "DeleteCluster": op { (plane, input: UpdateClusterSettingsRequestless) in
+            ["cluster": ClusterView(try await plane.deleteCluster(input.cluster), include: ["_create"])]
+        },
+        "UpdateClusterSettings": op { (plane, input: UpdateClusterSettingsRequest) in
+            let summary = try await plane.updateClusterSettings(input.cluster, settings: input.settings)
+            return ["cluster": ClusterView(summary, include: ["_create"])]
+        },
+        "RegisterContainerInstance": op { (plane, input: RegisterContainerInstanceRequest) in
+            var attributes: [Attribute] = []
+            for attribute in input.attributes ?? [] {
+                do {
+                    attributes.append(try Attribute(name: attribute.name, value: attribute.value))
+                } catch let error as ModelError {
+                    throw ClusterError(.invalidParameter, error.message)
+                }
+            }
+            let request = InstanceRegistrationRequest(
+                cluster: input.cluster,
+                containerInstanceArn: input.containerInstanceArn,
+                totalResources: input.totalResources ?? [],
+                attributes: attributes,
+                versionInfo: input.versionInfo ?? VersionInfo(),
+                instanceIdentityDocument: input.instanceIdentityDocument,
+                tags: input.tags ?? []
+            )
+            return ["containerInstance": ContainerInstanceView(try await plane.registerInstance(request))]
+        },
+        "DescribeContainerInstances": op { (plane, input: DescribeContainerInstancesRequest) in
+            guard (1...100).contains(input.containerInstances.count) else {
+                throw ClusterError(
+                    .invalidParameter,
+                    "Between 1 and 100 container instances can be described per call."
+                )
+            }
+            let (found, failures) = try await plane.describeInstances(input.containerInstances, cluster: input.cluster)
+            let tags = input.include?.contains("TAGS") == true
+            return InstancesOutput(
+                containerInstances: found.map { ContainerInstanceView($0, includeTags: tags) },
+                failures: failures.map(FailureView.init)
+            )
+        },
+        "ListContainerInstances": op { (plane, input: ListContainerInstancesRequest) in
+            let status = try input.status.map { text throws(ClusterError) -> InstanceStatus in
+                guard let status = InstanceStatus(rawValue: text) else {
+                    throw ClusterError(.invalidParameter, "Unknown container instance status '\(text)'.")
+                }
+                return status
+            }
+            let arns = try await plane.listInstances(cluster: input.cluster, filter: input.filter, status: status)
+            return ListOutput(key: "containerInstanceArns", page: try Page(arns, input.nextToken, input.maxResults))
+        },
+        "DeregisterContainerInstance": op { (plane, input: DeregisterContainerInstanceRequest) in
+            let summary = try await plane.deregisterInstance(
+                input.containerInstance,
+                cluster: input.cluster,
+                force: input.force ?? false
+            )
+            return ["containerInstance": ContainerInstanceView(summary)]
+        },
+        "UpdateContainerInstancesState": op { (plane, input: UpdateContainerInstancesStateRequest) in
+            guard let status = InstanceStatus(rawValue: input.status) else {
+                throw ClusterError(.invalidParameter, "Unknown container instance status '\(input.status)'.")
+            }
+            let (updated, failures) = try await plane.updateInstancesState(
+                input.containerInstances,
+                cluster: input.cluster,
+                status: status
+            )
+            return InstancesOutput(
+                containerInstances: updated.map { ContainerInstanceView($0) },
+                failures: failures.map(FailureView.init)
+            )
+        },
+        "RegisterTaskDefinition": op { (plane, input: RegisterTaskDefinitionRequest) in
+            let definition = try await plane.registerTaskDefinition(
+                TaskDefinitionRegistration(
+                    family: input.family,
+                    containerDefinitions: input.containerDefinitions,
+                    volumes: input.volumes ?? [],
+                    networkMode: input.networkMode,
+                    cpu: input.cpu,
+                    memory: input.memory,
+                    placementConstraints: input.placementConstraints ?? [],
+                    requiresCompatibilities: input.requiresCompatibilities,
+                    taskRoleArn: input.taskRoleArn,
+                    executionRoleArn: input.executionRoleArn,
+                    tags: input.tags ?? []
+                )
+            )
+            return TaskDefinitionOutput(taskDefinition: TaskDefinitionView(definition), tags: definition.tags)
+        },
+        "DescribeTaskDefinition": op { (plane, input: TaskDefinitionRequest) in
+            let definition = try await plane.describeTaskDefinition(input.taskDefinition)
+            let tags = input.include?.contains("TAGS") == true ? definition.tags : nil
+            return TaskDefinitionOutput(taskDefinition: TaskDefinitionView(definition), tags: tags)
+        },
+        "ListTaskDefinitions": op { (plane, input: ListTaskDefinitionsRequest) in
+            let arns = await plane.listTaskDefinitions(
+                familyPrefix: input.familyPrefix,
+                status: TaskDefinitionFilter(rawValue: input.status ?? "ACTIVE") ?? .active,
+                descending: input.sort == "DESC"
+            )
+            return ListOutput(key: "taskDefinitionArns", page: try Page(arns, input.nextToken, input.maxResults))
+        },
+        "ListTaskDefinitionFamilies": op { (plane, input: ListTaskDefinitionsRequest) in
+            let families = await plane.listTaskDefinitionFamilies(
+                familyPrefix: input.familyPrefix,
+                status: TaskDefinitionFilter(rawValue: input.status ?? "ACTIVE") ?? .active
+            )
+            return ListOutput(key: "families", page: try Page(families, input.nextToken, input.maxResults))
+        },
+        "DeregisterTaskDefinition": op { (plane, input: TaskDefinitionRequest) in
+            ["taskDefinition": TaskDefinitionView(try await plane.deregisterTaskDefinition(input.taskDefinition))]
+        },
+        "DeleteTaskDefinitions": op { (plane, input: DeleteTaskDefinitionsRequest) in
+            let (deleted, failures) = try await plane.deleteTaskDefinitions(input.taskDefinitions)
+            return DeleteTaskDefinitionsOutput(
+                taskDefinitions: deleted.map(TaskDefinitionView.init),
+                failures: failures.map(FailureView.init)
+            )
+        },
+        "RunTask": op { (plane, input: RunTaskRequest) in try await launch(plane, input, startTask: false) },
+        "StartTask": op { (plane, input: RunTaskRequest) in try await launch(plane, input, startTask: true) },
+        "DescribeTasks": op { (plane, input: DescribeTasksRequest) in
+            let (found, failures) = try await plane.describeTasks(input.tasks, cluster: input.cluster)
+            let tags = input.include?.contains("TAGS") == true
+            return TasksOutput(
+                tasks: found.map { TaskView($0, includeTags: tags) },
+                failures: failures.map(FailureView.init)
+            )
+        },
+        "ListTasks": op { (plane, input: ListTasksRequest) in
+            var desired: DesiredStatus?
+            if let text = input.desiredStatus {
+                // ECS accepts PENDING here, and it matches nothing.
+                if text == "PENDING" {
+                    return ListOutput(key: "taskArns", page: try Page([], input.nextToken, input.maxResults))
+                }
+                desired = DesiredStatus(rawValue: text)
+            }
+            // Services come with the next issue: no task belongs to one yet.
+            if input.serviceName != nil {
+                return ListOutput(key: "taskArns", page: try Page([], input.nextToken, input.maxResults))
+            }
+            let filter = TaskListFilter(
+                cluster: input.cluster,
+                containerInstance: input.containerInstance,
+                family: input.family,
+                startedBy: input.startedBy,
+                desiredStatus: desired
+            )
+            return ListOutput(
+                key: "taskArns",
+                page: try Page(try await plane.listTasks(filter), input.nextToken, input.maxResults)
+            )
+        },
+        "StopTask": op { (plane, input: StopTaskRequest) in
+            ["task": TaskView(try await plane.stopTask(input.task, cluster: input.cluster, reason: input.reason))]
+        },
+        "SubmitTaskStateChange": op { (plane, input: SubmitTaskStateChangeRequest) in
+            let containers = (input.containers ?? []).compactMap { change -> ContainerStateChange? in
+                guard let name = change.containerName, let status = change.status.flatMap(BackendStatus.init) else {
+                    return nil
+                }
+                return ContainerStateChange(
+                    containerName: name,
+                    runtimeId: change.runtimeId,
+                    status: status,
+                    exitCode: change.exitCode,
+                    reason: change.reason,
+                    networkBindings: change.networkBindings,
+                    imageDigest: change.imageDigest
+                )
+            }
+            try await plane.submitExternalStateChange(
+                task: input.task,
+                cluster: input.cluster,
+                status: input.status.flatMap(BackendStatus.init),
+                reason: input.reason,
+                containers: containers,
+                pullStartedAt: input.pullStartedAt,
+                pullStoppedAt: input.pullStoppedAt,
+                executionStoppedAt: input.executionStoppedAt
+            )
+            return ["acknowledgment": "ACK"]
+        },
+        "SubmitContainerStateChange": op { (plane, input: SubmitContainerStateChangeRequest) in
+            guard let name = input.containerName, let status = input.status.flatMap(BackendStatus.init) else {
+                throw ClusterError(
+                    .invalidParameter,
+                    "containerName and a status of PENDING, RUNNING or STOPPED are required."
+                )
+            }
+            let change = ContainerStateChange(
+                containerName: name,
+                runtimeId: input.runtimeId,
+                status: status,
+                exitCode: input.exitCode,
+                reason: input.reason,
+                networkBindings: input.networkBindings
+            )
+            try await plane.submitExternalStateChange(
+                task: input.task,
+                cluster: input.cluster,
+                status: nil,
+                reason: nil,
+                containers: [change]
+            )
+            return ["acknowledgment": "ACK"]
+        },
+        "PutAttributes": op { (plane, input: AttributesRequest) in
+            let echoed = try await plane.putAttributes(input.attributes.map(targeted), cluster: input.cluster)
+            return ["attributes": echoed.map(view)]
+        },
+        "DeleteAttributes": op { (plane, input: AttributesRequest) in
+            let echoed = try await plane.deleteAttributes(input.attributes.map(targeted), cluster: input.cluster)
+            return ["attributes": echoed.map(view)]
+        },
+        "ListAttributes": op { (plane, input: ListAttributesRequest) in
+            let attributes = try await plane.listAttributes(
+                cluster: input.cluster,
+                targetType: input.targetType,
+                name: input.attributeName,
+                value: input.attributeValue
+            )
+            let page = try Page(attributes.map(view), input.nextToken, input.maxResults)
+            return AttributesPage(attributes: page.items, nextToken: page.nextToken)
+        },
+        "TagResource": op { (plane, input: TagResourceRequest) in
+            try await plane.tagResource(input.resourceArn, tags: input.tags)
+            return EmptyOutput()
+        },
+        "UntagResource": op { (plane, input: UntagResourceRequest) in
+            try await plane.untagResource(input.resourceArn, keys: input.tagKeys)
+            return EmptyOutput()
+        },
+        "ListTagsForResource": op { (plane, input: ResourceRequest) in
+            ["tags": try await plane.tags(of: input.resourceArn)]
+        },
+    ]
+
+    static func launch(_ plane: ControlPlane, _ input: RunTaskRequest, startTask: Bool) async throws -> TasksOutput {
+        if let launchType = input.launchType, launchType != "EC2", launchType != "EXTERNAL" {
+            throw ClusterError(
+                .invalidParameter,
+                "Berth runs tasks on EC2 and EXTERNAL instances only, not \(launchType)."
+            )
+        }
+        if startTask, input.containerInstances?.isEmpty != false {
+            throw ClusterError(.invalidParameter, "containerInstances is required.")
+        }
+        let (tasks, failures) = try await plane.launch(
+            TaskLaunch(
+                cluster: input.cluster,
+                taskDefinition: input.taskDefinition,
+                count: input.count ?? 1,
+                group: input.group,
+                startedBy: input.startedBy,
+                overrides: input.overrides ?? TaskOverride(),
+                placementConstraints: input.placementConstraints ?? [],
+                placementStrategy: input.placementStrategy ?? [],
+                clientToken: input.clientToken,
+                tags: input.tags ?? [],
+                containerInstances: startTask ? input.containerInstances : nil
+            )
+        )
+        return TasksOutput(
+            tasks: tasks.map { TaskView($0, includeTags: true) },
+            failures: failures.map(FailureView.init)
+        )
+    }
+
+    static func targeted(_ input: AttributeInput) -> ControlPlane.TargetedAttribute {
+        ControlPlane.TargetedAttribute(
+            name: input.name,
+            value: input.value,
+            targetType: input.targetType,
+            targetId: input.targetId
+        )
+    }
+
+    static func view(_ attribute: ControlPlane.TargetedAttribute) -> AttributeView {
+        AttributeView(
+            name: attribute.name,
+            value: attribute.value,
+            targetType: attribute.targetType,
+            targetId: attribute.targetId
+        )
+    }
+}
+
+/// DeleteCluster's input: only the cluster, which is required.
+struct UpdateClusterSettingsRequestless: Decodable {
+    var cluster: String
+}
+
+struct EmptyOutput: Encodable {}
+
+struct ClustersOutput: Encodable {
+    var clusters: [ClusterView]
+    var failures: [FailureView]
+}
+
+struct InstancesOutput: Encodable {
+    var containerInstances: [ContainerInstanceView]
+    var failures: [FailureView]
+}
+
+struct TaskDefinitionOutput: Encodable {
+    var taskDefinition: TaskDefinitionView
+    var tags: [Tag]?
+}
+
+struct DeleteTaskDefinitionsOutput: Encodable {
+    var taskDefinitions: [TaskDefinitionView]
+    var failures: [FailureView]
+}
+
+struct TasksOutput: Encodable {
+    var tasks: [TaskView]
+    var failures: [FailureView]
+}
+
+struct AttributesPage: Encodable {
+    var attributes: [AttributeView]
+    var nextToken: String?
+}
+
+/// A page of a listing under the member name the operation uses (`clusterArns`, `taskArns`, ...).
+struct ListOutput: Encodable {
+    var key: String
+    var page: Page<String>
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(page.items, forKey: Key(stringValue: key))
+        try container.encodeIfPresent(page.nextToken, forKey: Key(stringValue: "nextToken"))
+    }
+}
+
+/// One page of a listing. The token is the position after the page, opaque to clients; the next page
+/// starts there, so a token never comes back twice in a row (botocore stops with an error when it does).
+struct Page<Item: Sendable>: Sendable {
+    var items: [Item]
+    var nextToken: String?
+
+    init(_ all: [Item], _ token: String?, _ maxResults: Int?, defaultSize: Int = 100) throws(ClusterError) {
+        let size = maxResults ?? defaultSize
+        guard (1...100).contains(size) else {
+            throw ClusterError(.invalidParameter, "maxResults must be between 1 and 100.")
+        }
+        var start = 0
+        if let token, !token.isEmpty {
+            guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
+                text.hasPrefix("berth:"), let offset = Int(text.dropFirst("berth:".count)), offset >= 0
+            else {
+                throw ClusterError(.invalidParameter, "The nextToken is not valid.")
+            }
+            start = min(offset, all.count)
+        }
+        let end = min(start + size, all.count)
+        items = Array(all[start..<end])
+        nextToken = end < all.count ? Data("berth:\(end)".utf8).base64EncodedString() : nil
+    }
+}

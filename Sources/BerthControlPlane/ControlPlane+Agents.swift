@@ -1,0 +1,237 @@
+public import BerthAgentChannel
+public import BerthModel
+import Foundation
+import Logging
+
+/// The control plane's side of the agents' channel: registration, payload streams with acknowledgement,
+/// and the state changes that drive what DescribeTasks shows.
+extension ControlPlane: AgentSessionHandler {
+    public func registerContainerInstance(
+        _ registration: InstanceRegistration
+    ) async throws(ControlPlaneError) -> RegisteredInstance {
+        let request = InstanceRegistrationRequest(
+            cluster: registration.cluster,
+            containerInstanceArn: registration.containerInstanceArn,
+            totalResources: registration.totalResources,
+            attributes: registration.attributes,
+            versionInfo: registration.versionInfo,
+            instanceIdentityDocument: registration.instanceIdentityDocument
+        )
+        do {
+            let summary = try await registerInstance(request)
+            return RegisteredInstance(
+                containerInstanceArn: summary.instance.containerInstanceArn,
+                clusterArn: summary.instance.clusterArn
+            )
+        } catch {
+            throw Self.channelError(error)
+        }
+    }
+
+    static func channelError(_ error: ClusterError) -> ControlPlaneError {
+        switch error.code {
+        case .server: ControlPlaneError(.unavailable, error.message)
+        case .clusterNotFound: ControlPlaneError(.clusterNotFound, error.message)
+        case .client where error.message == "Cluster not found.": ControlPlaneError(.clusterNotFound, error.message)
+        default: ControlPlaneError(.invalidRequest, error.message)
+        }
+    }
+
+    func registeredInstance(_ arn: String) throws(ControlPlaneError) -> ContainerInstance {
+        guard let instance = instances[arn]?.value else {
+            throw ControlPlaneError(.instanceInactive, "container instance \(arn) is not registered")
+        }
+        guard instance.status != .inactive else {
+            throw ControlPlaneError(.instanceInactive, "container instance \(arn) was deregistered")
+        }
+        return instance
+    }
+
+    public func agentConnected(instanceArn: String, session: any AgentSession) async throws(ControlPlaneError) {
+        _ = try registeredInstance(instanceArn)
+        sessions[instanceArn] = session
+        instances[instanceArn]?.value.agentConnected = true
+        logger.info("agent connected", metadata: ["instance": "\(instanceArn)"])
+        let unacknowledged = tasks(onInstance: instanceArn).filter { $0.acknowledgedDesiredStatus != $0.desiredStatus }
+        await deliver(unacknowledged)
+    }
+
+    public func agentDisconnected(instanceArn: String, session: any AgentSession) async {
+        guard let current = sessions[instanceArn], current === session else { return }
+        sessions[instanceArn] = nil
+        instances[instanceArn]?.value.agentConnected = false
+        logger.info("agent disconnected", metadata: ["instance": "\(instanceArn)"])
+    }
+
+    public func payloadAcknowledged(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
+        // A payload sent before this process started is unknown here; the agent gets it again on connect.
+        guard let sent = inflight.removeValue(forKey: messageID) else { return }
+        do {
+            try await transact { () throws(ClusterError) -> ([Staged], Void) in
+                var staged: [Staged] = []
+                for (arn, desired) in sent {
+                    guard var task = tasks[arn]?.value, task.acknowledgedDesiredStatus != desired,
+                        task.desiredStatus == desired
+                    else { continue }
+                    task.acknowledgedDesiredStatus = desired
+                    staged.append(.task(task))
+                }
+                return (staged, ())
+            }
+        } catch {
+            throw Self.channelError(error)
+        }
+    }
+
+    public func heartbeat(instanceArn: String) async throws(ControlPlaneError) {
+        _ = try registeredInstance(instanceArn)
+    }
+
+    /// Sends tasks to their instances' agents, one payload per instance. Agents not connected get them when
+    /// they connect; tasks stay unacknowledged until then.
+    func deliver(_ outgoing: [ClusterTask]) async {
+        let byInstance = Dictionary(grouping: outgoing, by: \.containerInstanceArn)
+        for (instanceArn, instanceTasks) in byInstance {
+            guard let session = sessions[instanceArn] else { continue }
+            var payloads: [TaskPayload] = []
+            var sent: [String: DesiredStatus] = [:]
+            for task in instanceTasks {
+                guard let payload = payload(for: task) else { continue }
+                payloads.append(payload)
+                sent[task.taskArn] = task.desiredStatus
+            }
+            guard !payloads.isEmpty else { continue }
+            let message = PayloadMessage(messageID: UUID().uuidString.lowercased(), tasks: payloads)
+            inflight[message.messageID] = sent
+            if await !session.deliver(message) {
+                inflight[message.messageID] = nil
+            }
+        }
+    }
+
+    func payload(for task: ClusterTask) -> TaskPayload? {
+        guard let definition = definitions["\(task.family):\(task.revision)"]?.value else { return nil }
+        var payload = TaskPayload(
+            taskArn: task.taskArn,
+            clusterArn: task.clusterArn,
+            family: task.family,
+            revision: task.revision,
+            desiredStatus: task.desiredStatus,
+            containers: Placement.containers(of: definition, overrides: task.overrides),
+            volumes: definition.volumes,
+            networkMode: definition.networkMode,
+            cpu: definition.cpu.flatMap(Placement.taskLevelUnits),
+            memory: definition.memory.flatMap(Placement.taskLevelUnits)
+        )
+        payload.stoppedReason = task.desiredStatus == .stopped ? task.stoppedReason : nil
+        payload.stopCode = task.desiredStatus == .stopped ? task.stopCode : nil
+        return payload
+    }
+
+    public func taskStateChanged(_ change: TaskStateChange, instanceArn: String) async throws(ControlPlaneError) {
+        do {
+            let released = try await transact { () throws(ClusterError) -> ([Staged], Bool) in
+                guard var task = tasks[change.taskArn]?.value else {
+                    // A task that expired or was never placed here: nothing to record, nothing to retry.
+                    return ([], false)
+                }
+                guard task.containerInstanceArn == instanceArn else {
+                    throw ClusterError.invalid("Task \(change.taskArn) does not run on \(instanceArn).")
+                }
+                // Sent again after a lost answer, or overtaken by a later one.
+                guard change.sequence > task.lastSequence else { return ([], false) }
+                let wasStopped = task.isStopped
+                Self.record(change, on: &task)
+                var staged: [Staged] = [.task(task)]
+                if task.isStopped, !wasStopped, var instance = instances[task.containerInstanceArn]?.value {
+                    instance.reserved = instance.reserved - task.reservation
+                    staged.append(.instance(instance))
+                }
+                return (staged, task.isStopped && !wasStopped)
+            }
+            if released {
+                logger.info(
+                    "task stopped",
+                    metadata: ["task": "\(change.taskArn)", "reason": "\(change.reason ?? "")"]
+                )
+            }
+        } catch {
+            throw Self.channelError(error)
+        }
+    }
+
+    /// Folds an agent's report into a task: statuses only move forward; the first reason and stop code stay.
+    static func record(_ change: TaskStateChange, on task: inout ClusterTask) {
+        task.lastSequence = change.sequence
+        let rank = ["PROVISIONING": 0, "PENDING": 1, "RUNNING": 2, "STOPPED": 3]
+        if rank[change.status.rawValue, default: 0] > rank[task.lastStatus, default: 0] {
+            task.lastStatus = change.status.rawValue
+            switch change.status {
+            case .running:
+                task.startedAt = task.startedAt ?? change.at
+            case .stopped:
+                task.stoppedAt = change.at
+                task.executionStoppedAt = change.executionStoppedAt ?? change.at
+                task.stoppingAt = task.stoppingAt ?? change.at
+                task.desiredStatus = .stopped
+                task.stoppedReason = task.stoppedReason ?? change.reason
+                task.stopCode = task.stopCode ?? change.stopCode
+            case .pending:
+                break
+            }
+        }
+        task.pullStartedAt = task.pullStartedAt ?? change.pullStartedAt
+        task.pullStoppedAt = change.pullStoppedAt ?? task.pullStoppedAt
+        for report in change.containers {
+            guard let index = task.containers.firstIndex(where: { $0.name == report.containerName }) else { continue }
+            var container = task.containers[index]
+            if rank[report.status.rawValue, default: 0] >= rank[container.lastStatus, default: 0] {
+                container.lastStatus = report.status.rawValue
+            }
+            container.runtimeId = report.runtimeId ?? container.runtimeId
+            container.exitCode = report.exitCode ?? container.exitCode
+            container.reason = container.reason ?? report.reason
+            container.imageDigest = report.imageDigest ?? container.imageDigest
+            if let bindings = report.networkBindings, !bindings.isEmpty { container.networkBindings = bindings }
+            container.healthStatus = report.healthStatus ?? container.healthStatus
+            task.containers[index] = container
+        }
+        task.version += 1
+    }
+}
+
+extension ControlPlane {
+    /// SubmitTaskStateChange / SubmitContainerStateChange from an agent that speaks the public API: the
+    /// same fold as the channel's reports, numbered after the last one taken.
+    public func submitExternalStateChange(
+        task reference: String?,
+        cluster clusterReference: String?,
+        status: BackendStatus?,
+        reason: String?,
+        containers: [ContainerStateChange],
+        pullStartedAt: Timestamp? = nil,
+        pullStoppedAt: Timestamp? = nil,
+        executionStoppedAt: Timestamp? = nil
+    ) async throws(ClusterError) {
+        let cluster = try cluster(clusterReference)
+        guard let reference, let task = task(reference, in: cluster) else {
+            throw ClusterError.invalid("The referenced task was not found.")
+        }
+        let change = TaskStateChange(
+            taskArn: task.taskArn,
+            sequence: task.lastSequence + 1,
+            status: status ?? BackendStatus(rawValue: task.lastStatus) ?? .pending,
+            reason: reason,
+            at: settings.now(),
+            pullStartedAt: pullStartedAt,
+            pullStoppedAt: pullStoppedAt,
+            executionStoppedAt: executionStoppedAt,
+            containers: containers
+        )
+        do {
+            try await taskStateChanged(change, instanceArn: task.containerInstanceArn)
+        } catch {
+            throw ClusterError(error.code == .unavailable ? .server : .invalidParameter, error.message)
+        }
+    }
+}

@@ -1,0 +1,263 @@
+public import BerthModel
+import Logging
+
+/// What RegisterTaskDefinition carries.
+public struct TaskDefinitionRegistration: Sendable, Hashable {
+    public var family: String
+    public var containerDefinitions: [ContainerDefinition]
+    public var volumes: [Volume]
+    public var networkMode: NetworkMode?
+    public var cpu: String?
+    public var memory: String?
+    public var placementConstraints: [PlacementConstraint]
+    public var requiresCompatibilities: [String]?
+    public var taskRoleArn: String?
+    public var executionRoleArn: String?
+    public var tags: [Tag]
+
+    public init(
+        family: String,
+        containerDefinitions: [ContainerDefinition],
+        volumes: [Volume] = [],
+        networkMode: NetworkMode? = nil,
+        cpu: String? = nil,
+        memory: String? = nil,
+        placementConstraints: [PlacementConstraint] = [],
+        requiresCompatibilities: [String]? = nil,
+        taskRoleArn: String? = nil,
+        executionRoleArn: String? = nil,
+        tags: [Tag] = []
+    ) {
+        self.family = family
+        self.containerDefinitions = containerDefinitions
+        self.volumes = volumes
+        self.networkMode = networkMode
+        self.cpu = cpu
+        self.memory = memory
+        self.placementConstraints = placementConstraints
+        self.requiresCompatibilities = requiresCompatibilities
+        self.taskRoleArn = taskRoleArn
+        self.executionRoleArn = executionRoleArn
+        self.tags = tags
+    }
+}
+
+public enum TaskDefinitionFilter: String, Sendable {
+    case active = "ACTIVE"
+    case inactive = "INACTIVE"
+    case deleteInProgress = "DELETE_IN_PROGRESS"
+    case all = "ALL"
+}
+
+extension ControlPlane {
+    /// Registers the next revision of a family.
+    public func registerTaskDefinition(
+        _ registration: TaskDefinitionRegistration
+    ) async throws(ClusterError) -> TaskDefinition {
+        try Self.validate(registration)
+        let now = settings.now()
+        let registered = try await transact { () throws(ClusterError) -> ([Staged], TaskDefinition) in
+            let latest =
+                definitions.values.map(\.value).filter { $0.family == registration.family }
+                .map(\.revision).max() ?? 0
+            let revision = latest + 1
+            let definition = TaskDefinition(
+                taskDefinitionArn: arn("task-definition/\(registration.family):\(revision)"),
+                family: registration.family,
+                revision: revision,
+                status: .active,
+                containerDefinitions: registration.containerDefinitions,
+                volumes: registration.volumes,
+                networkMode: registration.networkMode,
+                cpu: registration.cpu,
+                memory: registration.memory,
+                placementConstraints: registration.placementConstraints,
+                requiresCompatibilities: registration.requiresCompatibilities,
+                taskRoleArn: registration.taskRoleArn,
+                executionRoleArn: registration.executionRoleArn,
+                tags: registration.tags,
+                registeredAt: now,
+                deregisteredAt: nil
+            )
+            return ([.definition(definition)], definition)
+        }
+        logger.info("task definition registered", metadata: ["taskDefinition": "\(registered.key)"])
+        return registered
+    }
+
+    static func validate(_ registration: TaskDefinitionRegistration) throws(ClusterError) {
+        let family = registration.family
+        guard (1...255).contains(family.count),
+            family.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else {
+            throw ClusterError(
+                .client,
+                "Family name must be 1 to 255 letters (uppercase and lowercase), numbers, hyphens and underscores."
+            )
+        }
+        let containers = registration.containerDefinitions
+        guard !containers.isEmpty else {
+            throw ClusterError(.client, "Container list cannot be empty.")
+        }
+        guard containers.count <= 10 else {
+            throw ClusterError(.client, "Too many containers: a task definition can have at most 10.")
+        }
+        var names = Set<String>()
+        for container in containers {
+            guard !container.name.isEmpty, container.name.count <= 255 else {
+                throw ClusterError(.client, "Container name must be 1 to 255 characters.")
+            }
+            guard names.insert(container.name).inserted else {
+                throw ClusterError(.client, "Duplicate container name found: \(container.name).")
+            }
+            guard !container.image.isEmpty else {
+                throw ClusterError(.client, "Container.image should not be null or empty.")
+            }
+            if registration.memory == nil, container.memory == nil, container.memoryReservation == nil {
+                throw ClusterError(
+                    .client,
+                    "Invalid setting for container '\(container.name)'. At least one of 'memory' or 'memoryReservation' must be specified."
+                )
+            }
+            if let memory = container.memory, let reservation = container.memoryReservation, reservation > memory {
+                throw ClusterError(
+                    .client,
+                    "Invalid setting for container '\(container.name)'. memoryReservation must be less than or equal to memory."
+                )
+            }
+            if let memory = container.memory, memory < 6 {
+                throw ClusterError(
+                    .client,
+                    "Invalid setting for container '\(container.name)'. The memory must be at least 6 MiB."
+                )
+            }
+            for mapping in container.portMappings ?? [] {
+                guard (1...65535).contains(mapping.containerPort) else {
+                    throw ClusterError(
+                        .client,
+                        "Invalid containerPort \(mapping.containerPort) in '\(container.name)'."
+                    )
+                }
+                if let host = mapping.hostPort, !(0...65535).contains(host) {
+                    throw ClusterError(.client, "Invalid hostPort \(host) in '\(container.name)'.")
+                }
+            }
+            for mount in container.mountPoints ?? []
+            where !registration.volumes.contains(where: { $0.name == mount.sourceVolume }) {
+                throw ClusterError(
+                    .client,
+                    "Invalid 'mountPoints' setting for container '\(container.name)'. Unknown volume '\(mount.sourceVolume)'."
+                )
+            }
+        }
+        var fixedPorts = Set<String>()
+        for container in containers {
+            for mapping in container.portMappings ?? [] {
+                guard let port = mapping.fixedHostPort else { continue }
+                guard fixedPorts.insert("\(port)/\(mapping.transport.rawValue)").inserted else {
+                    throw ClusterError(.client, "Host port \(port) is mapped more than once in the task definition.")
+                }
+            }
+        }
+        var volumeNames = Set<String>()
+        for volume in registration.volumes where !volumeNames.insert(volume.name).inserted {
+            throw ClusterError(.client, "Duplicate volume name found: \(volume.name).")
+        }
+        for constraint in registration.placementConstraints where constraint.type != "memberOf" {
+            throw ClusterError(.client, "Task definitions only support memberOf placement constraints.")
+        }
+        _ = try Placement.Constraints(registration.placementConstraints)
+        try validate(tags: registration.tags)
+    }
+
+    public func describeTaskDefinition(_ reference: String) throws(ClusterError) -> TaskDefinition {
+        guard let definition = taskDefinition(reference) else {
+            throw ClusterError(.client, "Unable to describe task definition.")
+        }
+        return definition
+    }
+
+    /// Task definition ARNs ordered by family then revision.
+    public func listTaskDefinitions(
+        familyPrefix: String?,
+        status: TaskDefinitionFilter,
+        descending: Bool
+    ) -> [String] {
+        var listed: [TaskDefinition] = []
+        for definition in definitions.values.map(\.value) {
+            if let familyPrefix, !definition.family.hasPrefix(familyPrefix) { continue }
+            if status != .all, definition.status.rawValue != status.rawValue { continue }
+            listed.append(definition)
+        }
+        listed.sort { ($0.family, $0.revision) < ($1.family, $1.revision) }
+        let arns = listed.map(\.taskDefinitionArn)
+        return descending ? arns.reversed() : arns
+    }
+
+    /// Families with an ACTIVE revision (ACTIVE), with none (INACTIVE), or all.
+    public func listTaskDefinitionFamilies(familyPrefix: String?, status: TaskDefinitionFilter) -> [String] {
+        var active = Set<String>()
+        var all = Set<String>()
+        for definition in definitions.values.map(\.value) where familyPrefix.map(definition.family.hasPrefix) ?? true {
+            all.insert(definition.family)
+            if definition.status == .active { active.insert(definition.family) }
+        }
+        switch status {
+        case .active: return active.sorted()
+        case .inactive, .deleteInProgress: return all.subtracting(active).sorted()
+        case .all: return all.sorted()
+        }
+    }
+
+    /// Deregisters one revision: it becomes INACTIVE; tasks running from it go on; no new runs.
+    public func deregisterTaskDefinition(_ reference: String) async throws(ClusterError) -> TaskDefinition {
+        let now = settings.now()
+        return try await transact { () throws(ClusterError) -> ([Staged], TaskDefinition) in
+            guard reference.contains(":"), var definition = taskDefinition(reference) else {
+                throw ClusterError(
+                    .client,
+                    "The specified task definition does not exist. Specify a valid family:revision or ARN."
+                )
+            }
+            guard definition.status == .active else { return ([], definition) }
+            definition.status = .inactive
+            definition.deregisteredAt = now
+            return ([.definition(definition)], definition)
+        }
+    }
+
+    /// Deletes INACTIVE revisions (they then show DELETE_IN_PROGRESS); ACTIVE ones are failures.
+    public func deleteTaskDefinitions(
+        _ references: [String]
+    ) async throws(ClusterError) -> (definitions: [TaskDefinition], failures: [PlacementFailure]) {
+        guard (1...10).contains(references.count) else {
+            throw ClusterError.invalid("Between 1 and 10 task definitions can be deleted per call.")
+        }
+        return try await transact {
+            () throws(ClusterError) -> ([Staged], ([TaskDefinition], [PlacementFailure])) in
+            var staged: [Staged] = []
+            var deleted: [TaskDefinition] = []
+            var failures: [PlacementFailure] = []
+            for reference in references {
+                guard reference.contains(":"), var definition = taskDefinition(reference) else {
+                    failures.append(PlacementFailure(arn: reference, reason: "TASK_DEFINITION_NOT_FOUND"))
+                    continue
+                }
+                guard definition.status != .active else {
+                    failures.append(
+                        PlacementFailure(
+                            arn: definition.taskDefinitionArn,
+                            reason:
+                                "The specified task definition is still in ACTIVE status. Please deregister the target and try again."
+                        )
+                    )
+                    continue
+                }
+                definition.status = .deleteInProgress
+                staged.append(.definition(definition))
+                deleted.append(definition)
+            }
+            return (staged, (deleted, failures))
+        }
+    }
+}

@@ -1,0 +1,313 @@
+import BerthAgentChannel
+public import BerthModel
+import Foundation
+public import Logging
+
+/// The cluster manager: clusters, container instances, task definitions and tasks, the RunTask / StartTask
+/// scheduler, and the control plane's side of every agent's channel.
+///
+/// State is read from memory and written through the ``ClusterStore`` before any answer: every operation
+/// computes its writes from a snapshot and commits them with version checks. When another writer got there
+/// first (a second replica on shared storage, or an interleaved call of this one), the records involved are
+/// reloaded and the operation decides again, so resources are never reserved twice.
+public actor ControlPlane {
+    public struct Settings: Sendable {
+        public var region: String
+        public var account: String
+        /// How long STOPPED tasks stay describable.
+        public var stoppedTaskRetention: Duration
+        public var now: @Sendable () -> Timestamp
+
+        public init(
+            region: String,
+            account: String,
+            stoppedTaskRetention: Duration = .seconds(3600),
+            now: @escaping @Sendable () -> Timestamp = Settings.wallClock
+        ) {
+            self.region = region
+            self.account = account
+            self.stoppedTaskRetention = stoppedTaskRetention
+            self.now = now
+        }
+
+        public static let wallClock: @Sendable () -> Timestamp = {
+            Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        }
+    }
+
+    struct Versioned<Value: Sendable>: Sendable {
+        var value: Value
+        var version: Int64
+    }
+
+    /// A record an operation wants written.
+    enum Staged {
+        case cluster(Cluster)
+        case instance(ContainerInstance)
+        case definition(TaskDefinition)
+        case task(ClusterTask)
+        case token(ClientTokenRecord)
+        case removeTask(String)
+    }
+
+    let store: any ClusterStore
+    let settings: Settings
+    let logger: Logger
+    var clusters: [String: Versioned<Cluster>] = [:]
+    var instances: [String: Versioned<ContainerInstance>] = [:]
+    var definitions: [String: Versioned<TaskDefinition>] = [:]
+    var tasks: [String: Versioned<ClusterTask>] = [:]
+    var tokens: [String: Versioned<ClientTokenRecord>] = [:]
+    /// Open payload streams by instance ARN.
+    var sessions: [String: any AgentSession] = [:]
+    /// Payloads sent and not yet acknowledged: message ID → the desired status sent for each task.
+    var inflight: [String: [String: DesiredStatus]] = [:]
+    var generator = SystemRandomNumberGenerator()
+
+    public init(store: any ClusterStore, settings: Settings, logger: Logger) async throws(ClusterError) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        let records: [StoredRecord]
+        do {
+            records = try await store.loadAll()
+        } catch {
+            throw ClusterError(.server, "cannot load the control plane's state: \(error)")
+        }
+        for record in records { try absorb(record) }
+        // No agent is connected to a control plane that just started.
+        for arn in instances.keys { instances[arn]?.value.agentConnected = false }
+        logger.info(
+            "control plane state loaded",
+            metadata: [
+                "clusters": "\(clusters.count)", "instances": "\(instances.count)",
+                "taskDefinitions": "\(definitions.count)", "tasks": "\(tasks.count)",
+            ]
+        )
+    }
+
+    // MARK: Names and ARNs
+
+    func arn(_ resource: String) -> String {
+        ARN(region: settings.region, account: settings.account, resource: resource).description
+    }
+
+    func clusterArn(_ name: String) -> String { arn("cluster/\(name)") }
+
+    /// The cluster a request names (by name or ARN; none means `default`), which must be ACTIVE.
+    func cluster(_ reference: String?) throws(ClusterError) -> Cluster {
+        let name = try clusterName(reference)
+        guard let cluster = clusters[name]?.value, cluster.status == .active else { throw .clusterNotFound() }
+        return cluster
+    }
+
+    func clusterName(_ reference: String?) throws(ClusterError) -> String {
+        guard let reference, !reference.isEmpty else { return "default" }
+        do {
+            return try ClusterName(nameOrARN: reference).value
+        } catch {
+            throw .clusterNotFound()
+        }
+    }
+
+    /// A container instance by ID or ARN, within `cluster`.
+    func instance(_ reference: String, in cluster: Cluster) -> ContainerInstance? {
+        if reference.hasPrefix("arn:") {
+            guard let found = instances[reference]?.value, found.clusterArn == cluster.clusterArn else { return nil }
+            return found
+        }
+        return instances[arn("container-instance/\(cluster.clusterName)/\(reference)")]?.value
+    }
+
+    /// A task by ID or ARN, within `cluster`.
+    func task(_ reference: String, in cluster: Cluster) -> ClusterTask? {
+        if reference.hasPrefix("arn:") {
+            guard let found = tasks[reference]?.value, found.clusterArn == cluster.clusterArn else { return nil }
+            return found
+        }
+        return tasks[arn("task/\(cluster.clusterName)/\(reference)")]?.value
+    }
+
+    /// `family`, `family:revision` or an ARN; a bare family is its latest ACTIVE revision.
+    func taskDefinition(_ reference: String) -> TaskDefinition? {
+        var text = reference
+        if text.hasPrefix("arn:") {
+            guard let parsed = ARN(text), parsed.resource.hasPrefix("task-definition/") else { return nil }
+            text = String(parsed.resource.dropFirst("task-definition/".count))
+        }
+        if text.contains(":") { return definitions[text]?.value }
+        return definitions.values.map(\.value).filter { $0.family == text && $0.status == .active }
+            .max { $0.revision < $1.revision }
+    }
+
+    // MARK: Committing
+
+    /// Runs `decide` against the current state and commits what it stages; on a version conflict reloads
+    /// the records involved and decides again.
+    func transact<Result>(
+        _ decide: () throws(ClusterError) -> (staged: [Staged], result: Result)
+    ) async throws(ClusterError) -> Result {
+        for _ in 0..<8 {
+            let (staged, result) = try decide()
+            if staged.isEmpty { return result }
+            let writes = try staged.map(write(for:))
+            do {
+                try await store.commit(writes)
+            } catch {
+                switch error {
+                case .conflict(let keys):
+                    logger.debug("version conflict; deciding again", metadata: ["records": "\(keys)"])
+                    try await reload(keys)
+                    continue
+                case .failed(let message):
+                    logger.error("control plane store failed", metadata: ["error": "\(message)"])
+                    throw ClusterError(.server, "The control plane could not store the change.")
+                }
+            }
+            for (change, write) in zip(staged, writes) { apply(change, version: write.newVersion) }
+            return result
+        }
+        throw ClusterError(.server, "The change conflicted with concurrent changes too often; try again.")
+    }
+
+    private static let encoder = JSONEncoder()
+    private static let decoder = JSONDecoder()
+
+    private func write(for change: Staged) throws(ClusterError) -> RecordWrite {
+        do {
+            switch change {
+            case .cluster(let value):
+                return RecordWrite(
+                    kind: .cluster,
+                    key: value.clusterName,
+                    expectedVersion: clusters[value.clusterName]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
+            case .instance(let value):
+                return RecordWrite(
+                    kind: .containerInstance,
+                    key: value.containerInstanceArn,
+                    expectedVersion: instances[value.containerInstanceArn]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
+            case .definition(let value):
+                return RecordWrite(
+                    kind: .taskDefinition,
+                    key: value.key,
+                    expectedVersion: definitions[value.key]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
+            case .task(let value):
+                return RecordWrite(
+                    kind: .task,
+                    key: value.taskArn,
+                    expectedVersion: tasks[value.taskArn]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
+            case .token(let value):
+                return RecordWrite(
+                    kind: .clientToken,
+                    key: value.token,
+                    expectedVersion: tokens[value.token]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
+            case .removeTask(let arn):
+                return RecordWrite(kind: .task, key: arn, expectedVersion: tasks[arn]?.version ?? 0, body: nil)
+            }
+        } catch {
+            throw ClusterError(.server, "cannot encode a record: \(error)")
+        }
+    }
+
+    private func apply(_ change: Staged, version: Int64) {
+        switch change {
+        case .cluster(let value): clusters[value.clusterName] = Versioned(value: value, version: version)
+        case .instance(let value):
+            instances[value.containerInstanceArn] = Versioned(value: value, version: version)
+        case .definition(let value): definitions[value.key] = Versioned(value: value, version: version)
+        case .task(let value): tasks[value.taskArn] = Versioned(value: value, version: version)
+        case .token(let value): tokens[value.token] = Versioned(value: value, version: version)
+        case .removeTask(let arn): tasks[arn] = nil
+        }
+    }
+
+    private func reload(_ keys: [RecordKind: Set<String>]) async throws(ClusterError) {
+        for (kind, keySet) in keys {
+            let records: [StoredRecord]
+            do {
+                records = try await store.load(kind, keys: keySet)
+            } catch {
+                throw ClusterError(.server, "cannot reload records: \(error)")
+            }
+            let found = Set(records.map(\.key))
+            for key in keySet.subtracting(found) {
+                switch kind {
+                case .cluster: clusters[key] = nil
+                case .containerInstance: instances[key] = nil
+                case .taskDefinition: definitions[key] = nil
+                case .task: tasks[key] = nil
+                case .clientToken: tokens[key] = nil
+                }
+            }
+            for record in records { try absorb(record) }
+        }
+    }
+
+    private func absorb(_ record: StoredRecord) throws(ClusterError) {
+        do {
+            switch record.kind {
+            case .cluster:
+                let value = try Self.decoder.decode(Cluster.self, from: record.body)
+                clusters[record.key] = Versioned(value: value, version: record.version)
+            case .containerInstance:
+                var value = try Self.decoder.decode(ContainerInstance.self, from: record.body)
+                // Whether an agent is connected is this process's knowledge, not the store's.
+                value.agentConnected = sessions[record.key] != nil
+                instances[record.key] = Versioned(value: value, version: record.version)
+            case .taskDefinition:
+                let value = try Self.decoder.decode(TaskDefinition.self, from: record.body)
+                definitions[record.key] = Versioned(value: value, version: record.version)
+            case .task:
+                let value = try Self.decoder.decode(ClusterTask.self, from: record.body)
+                tasks[record.key] = Versioned(value: value, version: record.version)
+            case .clientToken:
+                let value = try Self.decoder.decode(ClientTokenRecord.self, from: record.body)
+                tokens[record.key] = Versioned(value: value, version: record.version)
+            }
+        } catch {
+            throw ClusterError(.server, "stored \(record.kind.rawValue) '\(record.key)' cannot be read: \(error)")
+        }
+    }
+
+    // MARK: Queries shared by the operations
+
+    func tasks(in cluster: Cluster) -> [ClusterTask] {
+        tasks.values.map(\.value).filter { $0.clusterArn == cluster.clusterArn }
+    }
+
+    func tasks(onInstance arn: String) -> [ClusterTask] {
+        tasks.values.map(\.value).filter { $0.containerInstanceArn == arn }
+    }
+
+    func instances(in cluster: Cluster) -> [ContainerInstance] {
+        instances.values.map(\.value).filter { $0.clusterArn == cluster.clusterArn && $0.status != .inactive }
+    }
+
+    /// Running and pending task counts as ECS shows them on clusters and instances.
+    public struct TaskCounts: Sendable, Hashable {
+        public var running = 0
+        public var pending = 0
+    }
+
+    func counts(_ tasks: [ClusterTask]) -> TaskCounts {
+        var counts = TaskCounts()
+        for task in tasks {
+            switch task.lastStatus {
+            case "RUNNING": counts.running += 1
+            case "PENDING", "PROVISIONING": counts.pending += 1
+            default: break
+            }
+        }
+        return counts
+    }
+}

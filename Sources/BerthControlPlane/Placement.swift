@@ -1,0 +1,239 @@
+public import BerthModel
+
+/// Placement as pure functions: what a task needs, which instances can take it, and which of those the
+/// strategies prefer. The control plane calls them on a snapshot and commits the result with version
+/// checks, so the functions never see a half-updated cluster.
+public enum Placement {
+    /// An instance as placement sees it: its registration, what is reserved on it, and the tasks on it.
+    public struct Candidate: Sendable {
+        public var instance: ContainerInstance
+        public var taskGroups: [String: Int]
+        public var activeTasks: Int
+
+        public init(instance: ContainerInstance, taskGroups: [String: Int], activeTasks: Int) {
+            self.instance = instance
+            self.taskGroups = taskGroups
+            self.activeTasks = activeTasks
+        }
+
+        var querySubject: ClusterQuery.Subject {
+            ClusterQuery.Subject(instance: instance, taskGroups: Set(taskGroups.keys), runningTasksCount: activeTasks)
+        }
+
+        func remaining(_ resource: String) -> Int {
+            switch resource {
+            case "cpu": instance.registeredInteger("CPU") - instance.reserved.cpu
+            default: instance.registeredInteger("MEMORY") - instance.reserved.memory
+            }
+        }
+    }
+
+    /// The resources one task of `definition` holds: CPU and memory summed over its containers (or the
+    /// task-level values when set), memoryReservation before memory, and fixed host ports only.
+    public static func demand(of definition: TaskDefinition, overrides: TaskOverride = TaskOverride()) -> Reservation {
+        var reservation = Reservation()
+        for container in containers(of: definition, overrides: overrides) {
+            reservation.cpu += container.cpu ?? 0
+            reservation.memory += container.memoryReservation ?? container.memory ?? 0
+            for mapping in container.portMappings ?? [] {
+                guard let port = mapping.fixedHostPort else { continue }
+                if mapping.transport == .udp {
+                    reservation.portsUDP.insert(port)
+                } else {
+                    reservation.ports.insert(port)
+                }
+            }
+        }
+        if let cpu = (overrides.cpu ?? definition.cpu).flatMap(taskLevelUnits) { reservation.cpu = cpu }
+        if let memory = (overrides.memory ?? definition.memory).flatMap(taskLevelUnits) { reservation.memory = memory }
+        return reservation
+    }
+
+    /// Task-level cpu and memory are strings: "1024", or "1 vCPU" / "2 GB" as the console writes them.
+    static func taskLevelUnits(_ text: String) -> Int? {
+        let parts = text.lowercased().split(separator: " ")
+        guard let number = parts.first.flatMap({ Double($0) }) else { return nil }
+        switch parts.dropFirst().first {
+        case nil: return Int(number)
+        case "vcpu": return Int(number * 1024)
+        case "gb": return Int(number * 1024)
+        case "mb": return Int(number)
+        default: return nil
+        }
+    }
+
+    /// The task definition's containers with a caller's overrides applied.
+    public static func containers(of definition: TaskDefinition, overrides: TaskOverride) -> [ContainerDefinition] {
+        definition.containerDefinitions.map { original in
+            var container = original
+            for change in overrides.containerOverrides ?? [] where change.name == container.name {
+                if let command = change.command { container.command = command }
+                if let environment = change.environment {
+                    var merged = container.environment ?? []
+                    for variable in environment {
+                        merged.removeAll { $0.name == variable.name }
+                        merged.append(variable)
+                    }
+                    container.environment = merged
+                }
+                if let cpu = change.cpu { container.cpu = cpu }
+                if let memory = change.memory { container.memory = memory }
+                if let reservation = change.memoryReservation { container.memoryReservation = reservation }
+            }
+            return container
+        }
+    }
+
+    /// Why `instance` cannot take `demand`, in ECS's words (`RESOURCE:MEMORY`), or nil when it can.
+    public static func shortfall(of instance: ContainerInstance, for demand: Reservation) -> String? {
+        if instance.registeredInteger("CPU") - instance.reserved.cpu < demand.cpu { return "RESOURCE:CPU" }
+        if instance.registeredInteger("MEMORY") - instance.reserved.memory < demand.memory { return "RESOURCE:MEMORY" }
+        let takenTCP = instance.registeredPorts("PORTS").union(instance.reserved.ports)
+        if !takenTCP.isDisjoint(with: demand.ports) { return "RESOURCE:PORTS" }
+        let takenUDP = instance.registeredPorts("PORTS_UDP").union(instance.reserved.portsUDP)
+        if !takenUDP.isDisjoint(with: demand.portsUDP) { return "RESOURCE:PORTS_UDP" }
+        return nil
+    }
+
+    /// Constraints as parsed once per call.
+    public struct Constraints: Sendable {
+        var distinctInstance = false
+        var memberOf: [ClusterQuery] = []
+
+        public init(_ constraints: [PlacementConstraint]) throws(ClusterError) {
+            guard constraints.count <= 10 else {
+                throw ClusterError.invalid("A maximum of 10 placement constraints can be specified.")
+            }
+            for constraint in constraints {
+                switch constraint.type {
+                case "distinctInstance":
+                    distinctInstance = true
+                case "memberOf":
+                    guard let expression = constraint.expression, !expression.isEmpty else {
+                        throw ClusterError.invalid("A memberOf placement constraint needs an expression.")
+                    }
+                    memberOf.append(try ClusterQuery(parsing: expression))
+                default:
+                    throw ClusterError.invalid("Unknown placement constraint type '\(constraint.type)'.")
+                }
+            }
+        }
+    }
+
+    /// Strategies as checked once per call.
+    public static func validate(_ strategies: [PlacementStrategy]) throws(ClusterError) {
+        guard strategies.count <= 5 else {
+            throw ClusterError.invalid("A maximum of 5 placement strategies can be specified.")
+        }
+        for strategy in strategies {
+            switch strategy.type {
+            case "random":
+                continue
+            case "spread":
+                guard let field = strategy.field, !field.isEmpty else {
+                    throw ClusterError.invalid("A spread placement strategy needs a field.")
+                }
+            case "binpack":
+                guard let field = strategy.field?.lowercased(), field == "cpu" || field == "memory" else {
+                    throw ClusterError.invalid("A binpack placement strategy's field must be cpu or memory.")
+                }
+            default:
+                throw ClusterError.invalid("Unknown placement strategy type '\(strategy.type)'.")
+            }
+        }
+    }
+
+    /// The outcome of placing `count` tasks: the instance chosen for each placed task, and why the others
+    /// found no home (one entry per refusing instance and reason).
+    public struct Decision: Sendable {
+        public var instances: [String]
+        public var failures: [PlacementFailure]
+    }
+
+    /// Places `count` tasks one by one, each placement updating what the next one sees.
+    public static func place<Generator: RandomNumberGenerator>(
+        count: Int,
+        demand: Reservation,
+        group: String,
+        candidates initial: [Candidate],
+        constraints: Constraints,
+        strategies: [PlacementStrategy],
+        using generator: inout Generator
+    ) -> Decision {
+        var candidates = initial
+        var chosen: [String] = []
+        var failures: [PlacementFailure] = []
+        for _ in 0..<count {
+            var eligible: [Int] = []
+            for (index, candidate) in candidates.enumerated() {
+                if let reason = refusal(of: candidate, demand: demand, group: group, constraints: constraints) {
+                    let failure = PlacementFailure(arn: candidate.instance.containerInstanceArn, reason: reason)
+                    if !failures.contains(failure) { failures.append(failure) }
+                } else {
+                    eligible.append(index)
+                }
+            }
+            guard !eligible.isEmpty else { continue }
+            let pick = choose(among: eligible, candidates, group: group, strategies: strategies, using: &generator)
+            candidates[pick].instance.reserved = candidates[pick].instance.reserved + demand
+            candidates[pick].taskGroups[group, default: 0] += 1
+            candidates[pick].activeTasks += 1
+            chosen.append(candidates[pick].instance.containerInstanceArn)
+        }
+        return Decision(instances: chosen, failures: chosen.count == count ? [] : failures)
+    }
+
+    static func refusal(
+        of candidate: Candidate,
+        demand: Reservation,
+        group: String,
+        constraints: Constraints
+    ) -> String? {
+        if !candidate.instance.agentConnected { return "AGENT" }
+        if let reason = shortfall(of: candidate.instance, for: demand) { return reason }
+        if constraints.distinctInstance, candidate.taskGroups[group, default: 0] > 0 { return "DistinctInstance" }
+        let subject = candidate.querySubject
+        if constraints.memberOf.contains(where: { !$0.matches(subject) }) { return "MemberOf" }
+        return nil
+    }
+
+    static func choose<Generator: RandomNumberGenerator>(
+        among eligible: [Int],
+        _ candidates: [Candidate],
+        group: String,
+        strategies: [PlacementStrategy],
+        using generator: inout Generator
+    ) -> Int {
+        var remaining = eligible
+        for strategy in strategies where remaining.count > 1 {
+            switch strategy.type {
+            case "binpack":
+                let field = strategy.field?.lowercased() ?? "memory"
+                let least = remaining.map { candidates[$0].remaining(field) }.min()
+                remaining = remaining.filter { candidates[$0].remaining(field) == least }
+            case "spread":
+                let field = strategy.field ?? "instanceId"
+                var countByValue: [String: Int] = [:]
+                for candidate in candidates {
+                    countByValue[spreadValue(candidate, field), default: 0] += candidate.taskGroups[group, default: 0]
+                }
+                let fewest = remaining.map { countByValue[spreadValue(candidates[$0], field), default: 0] }.min()
+                remaining = remaining.filter {
+                    countByValue[spreadValue(candidates[$0], field), default: 0] == fewest
+                }
+            default:
+                continue
+            }
+        }
+        return remaining.randomElement(using: &generator) ?? eligible[0]
+    }
+
+    static func spreadValue(_ candidate: Candidate, _ field: String) -> String {
+        switch field.lowercased() {
+        case "instanceid", "host": return candidate.instance.containerInstanceArn
+        default:
+            let name = field.hasPrefix("attribute:") ? String(field.dropFirst("attribute:".count)) : field
+            return candidate.instance.attributes.first { $0.name == name }?.value ?? ""
+        }
+    }
+}
