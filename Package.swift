@@ -236,6 +236,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The aws CLI against `berth agent` on the real dockerd: the ECS walkthrough and its neighbours.
+        .testTarget(
+            name: "BerthAcceptanceTests",
+            dependencies: [
+                "berth",
+                "BerthAgent",
+                "BerthModel",
+                "BerthTestSupport",
+                "DockerEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Runs the built `berth` binary as an operator would.
         .testTarget(
             name: "BerthCLITests",

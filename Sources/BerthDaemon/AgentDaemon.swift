@@ -140,8 +140,16 @@ struct StoppedTaskExpiry: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(60))
+        do {
+            try await cancelWhenGracefulShutdown { try await expireEveryMinute() }
+        } catch is CancellationError {
+            // Graceful shutdown: nothing is left half-done between two expiries.
+        }
+    }
+
+    private func expireEveryMinute() async throws {
+        while true {
+            try await Task.sleep(for: .seconds(60))
             do {
                 let expired = try await controlPlane.expireStoppedTasks()
                 if expired > 0 { logger.debug("stopped tasks expired", metadata: ["count": "\(expired)"]) }

@@ -1,0 +1,122 @@
+import BerthAgent
+import BerthModel
+import BerthTestSupport
+import Foundation
+import Testing
+
+/// `berth agent` run as an operator runs it, with its own configuration file, data directory and API port.
+final class BerthAgentProcess: Sendable {
+    let process: Process
+    let directory: URL
+    let endpoint: String
+    let log: URL
+
+    static var binary: URL {
+        // The test bundle and the executables share the build products folder.
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth")
+    }
+
+    init(cluster: String, extraConfiguration: String = "") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "berth-acceptance-\(UUID().uuidString)"
+        )
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let port = try Self.freePort()
+        endpoint = "http://127.0.0.1:\(port)"
+        let configuration = """
+            AWS_DEFAULT_REGION=us-east-1
+            ECS_CLUSTER=\(cluster)
+            ECS_DATADIR=\(directory.path)/data
+            BERTH_API_LISTEN=127.0.0.1:\(port)
+            ECS_LOGLEVEL=info
+            ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
+            \(extraConfiguration)
+            """
+        let file = directory.appendingPathComponent("ecs.config")
+        try configuration.write(to: file, atomically: true, encoding: .utf8)
+        log = directory.appendingPathComponent("berth.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["agent", "--config", file.path]
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    /// Waits until the API lists this host as a container instance.
+    func waitUntilRegistered(cluster: String) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while clock.now < deadline {
+            if !process.isRunning { throw WaitTimeout("berth agent exited \(process.terminationStatus): \(logText)") }
+            if let listed = try? AWSCLI.run(
+                ["ecs", "list-container-instances", "--cluster", cluster],
+                endpoint: endpoint
+            ),
+                let arns = listed.json?["containerInstanceArns"] as? [String], !arns.isEmpty
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw WaitTimeout("berth agent did not register: \(logText)")
+    }
+
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM, as systemd stops it; returns the exit status.
+    func terminate() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func removeDirectory() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static func freePort() throws -> Int {
+        for port in (30000...39999).shuffled() where PortProbe.isFree(port, .tcp) { return port }
+        throw WaitTimeout("no free port")
+    }
+}
+
+/// The real aws CLI (awscli v1), pointed at Berth.
+struct AWSCLI {
+    let status: Int32
+    let output: String
+    let error: String
+
+    var json: [String: Any]? {
+        try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+    }
+
+    static func run(_ arguments: [String], endpoint: String) throws -> AWSCLI {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["aws"] + arguments + ["--endpoint-url", endpoint, "--output", "json"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_ACCESS_KEY_ID"] = "AKIDBERTHTEST"
+        environment["AWS_SECRET_ACCESS_KEY"] = "berth-test-secret"
+        environment["AWS_DEFAULT_REGION"] = "us-east-1"
+        environment["AWS_CONFIG_FILE"] = "/dev/null"
+        environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
+        process.environment = environment
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return AWSCLI(
+            status: process.terminationStatus,
+            output: String(decoding: outputData, as: UTF8.self),
+            error: String(decoding: errorData, as: UTF8.self)
+        )
+    }
+}

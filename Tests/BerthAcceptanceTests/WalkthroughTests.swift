@@ -1,0 +1,321 @@
+import BerthTestSupport
+import DockerEngine
+import Foundation
+import Logging
+import Testing
+
+/// The ECS whitepaper's walkthrough, with the real aws CLI against `berth agent` on the real dockerd.
+@Suite("aws ecs against berth agent", .serialized)
+struct WalkthroughTests {
+    static let cluster = "Walkthrough"
+    static let image = TestEnvironment.image(in: TestEnvironment.openRegistry, repository: "api-busybox")
+
+    /// One agent for the suite's steps, stopped and cleaned up whatever happens.
+    static func withAgent(_ body: (Session) async throws -> Void) async throws {
+        let agent = try BerthAgentProcess(cluster: cluster)
+        defer { agent.removeDirectory() }
+        do {
+            try await agent.waitUntilRegistered(cluster: cluster)
+            try await body(Session(agent: agent))
+        } catch {
+            Issue.record("berth log:\n\(agent.logText.suffix(4000))")
+            _ = agent.terminate()
+            await removeContainers()
+            throw error
+        }
+        #expect(agent.terminate() == 0, "SIGTERM ends berth agent with status 0")
+        await removeContainers()
+    }
+
+    static func removeContainers() async {
+        let logger = Logger(label: "walkthrough", factory: { _ in SwiftLogNoOpLogHandler() })
+        try? await DockerEngineClient.withClient(
+            endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
+            logger: logger
+        ) { docker in
+            let filters: DockerFilters = ["label": ["com.amazonaws.ecs.cluster=\(cluster)"]]
+            for container in (try? await docker.listContainers(all: true, filters: filters)) ?? [] {
+                _ = try? await docker.removeContainer(container.id, force: true)
+            }
+        }
+    }
+
+    struct Session {
+        let agent: BerthAgentProcess
+
+        /// Runs `aws ecs ...`, which must succeed, and returns its JSON answer.
+        @discardableResult
+        func ecs(_ arguments: String...) throws -> [String: Any] {
+            let result = try AWSCLI.run(["ecs"] + arguments, endpoint: agent.endpoint)
+            guard result.status == 0 else {
+                throw WaitTimeout(
+                    "aws ecs \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.error)"
+                )
+            }
+            return result.json ?? [:]
+        }
+
+        /// Runs `aws ecs ...`, which must fail; returns what the CLI printed.
+        func failing(_ arguments: String...) throws -> String {
+            let result = try AWSCLI.run(["ecs"] + arguments, endpoint: agent.endpoint)
+            #expect(result.status != 0, "aws ecs \(arguments.joined(separator: " ")) should fail")
+            return result.error
+        }
+
+        func registerTaskDefinition(_ definition: [String: Any]) throws -> String {
+            let data = try JSONSerialization.data(withJSONObject: definition)
+            let answer = try ecs("register-task-definition", "--cli-input-json", String(decoding: data, as: UTF8.self))
+            let registered = answer["taskDefinition"] as? [String: Any]
+            return try #require(registered?["taskDefinitionArn"] as? String)
+        }
+
+        func describeTask(_ arn: String) throws -> [String: Any] {
+            let answer = try ecs("describe-tasks", "--cluster", cluster, "--tasks", arn)
+            return try #require((answer["tasks"] as? [[String: Any]])?.first)
+        }
+    }
+
+    @Test("the walkthrough: cluster, instance, task definition, run-task, wait, curl, describe, stop-task, wait")
+    func walkthrough() async throws {
+        try await Self.withAgent { session in
+            let created = try session.ecs("create-cluster", "--cluster-name", Self.cluster)
+            #expect((created["cluster"] as? [String: Any])?["status"] as? String == "ACTIVE")
+
+            let listed = try session.ecs("list-container-instances", "--cluster", Self.cluster)
+            let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
+            let described = try session.ecs(
+                "describe-container-instances",
+                "--cluster",
+                Self.cluster,
+                "--container-instances",
+                instanceArn
+            )
+            let instance = try #require((described["containerInstances"] as? [[String: Any]])?.first)
+            #expect(instance["agentConnected"] as? Bool == true)
+            let resources = try #require(instance["registeredResources"] as? [[String: Any]])
+            let cpu = resources.first { $0["name"] as? String == "CPU" }?["integerValue"] as? Int ?? 0
+            #expect(cpu == ProcessInfo.processInfo.activeProcessorCount * 1024)
+            let memory = resources.first { $0["name"] as? String == "MEMORY" }?["integerValue"] as? Int ?? 0
+            #expect(memory > 0)
+            let ports = resources.first { $0["name"] as? String == "PORTS" }?["stringSetValue"] as? [String] ?? []
+            #expect(Set(["22", "2375", "2376", "51678"]).isSubset(of: Set(ports)))
+
+            let hostPort = try BerthAgentProcess.freePort()
+            let definition = try session.registerTaskDefinition([
+                "family": "Walkthrough",
+                "containerDefinitions": [
+                    [
+                        "name": "web", "image": Self.image, "memory": 64, "cpu": 128, "essential": true,
+                        "stopTimeout": 2,
+                        "command": [
+                            "sh", "-c",
+                            "mkdir -p /www && echo walkthrough-page > /www/index.html && httpd -f -p 80 -h /www",
+                        ],
+                        "portMappings": [["containerPort": 80, "hostPort": hostPort]],
+                    ]
+                ],
+            ])
+            #expect(
+                definition.hasSuffix(":task-definition/Walkthrough:1")
+                    || definition.contains("task-definition/Walkthrough:")
+            )
+
+            let run = try session.ecs(
+                "run-task",
+                "--cluster",
+                Self.cluster,
+                "--task-definition",
+                "Walkthrough",
+                "--count",
+                "1"
+            )
+            let task = try #require((run["tasks"] as? [[String: Any]])?.first)
+            let taskArn = try #require(task["taskArn"] as? String)
+            #expect(task["desiredStatus"] as? String == "RUNNING")
+            try session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
+
+            #expect(try await fetchWhenServing("http://127.0.0.1:\(hostPort)/") == "walkthrough-page\n")
+            let running = try session.describeTask(taskArn)
+            #expect(running["lastStatus"] as? String == "RUNNING")
+            let container = try #require((running["containers"] as? [[String: Any]])?.first)
+            let binding = try #require((container["networkBindings"] as? [[String: Any]])?.first)
+            #expect(binding["hostPort"] as? Int == hostPort)
+            #expect(binding["containerPort"] as? Int == 80)
+            #expect(running["startedAt"] is Double || running["startedAt"] is Int || running["startedAt"] is String)
+
+            let listedTasks = try session.ecs("list-tasks", "--cluster", Self.cluster)
+            #expect((listedTasks["taskArns"] as? [String])?.contains(taskArn) == true)
+
+            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn, "--reason", "walkthrough done")
+            try session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
+            let stopped = try session.describeTask(taskArn)
+            #expect(stopped["stoppedReason"] as? String == "walkthrough done")
+            #expect(stopped["stopCode"] as? String == "UserInitiated")
+        }
+    }
+
+    @Test("more tasks than fit: the ones that fit run, the rest come back as RESOURCE failures")
+    func resourceFailures() async throws {
+        try await Self.withAgent { session in
+            let listed = try session.ecs("list-container-instances", "--cluster", Self.cluster)
+            let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
+            let described = try session.ecs(
+                "describe-container-instances",
+                "--cluster",
+                Self.cluster,
+                "--container-instances",
+                instanceArn
+            )
+            let instance = try #require((described["containerInstances"] as? [[String: Any]])?.first)
+            let remaining = try #require(instance["remainingResources"] as? [[String: Any]])
+            let memory = try #require(remaining.first { $0["name"] as? String == "MEMORY" }?["integerValue"] as? Int)
+            let half = memory / 2 + 1
+            _ = try session.registerTaskDefinition([
+                "family": "WalkthroughBig",
+                "containerDefinitions": [
+                    [
+                        "name": "big", "image": Self.image, "memory": half, "command": ["sleep", "600"],
+                        "stopTimeout": 1,
+                    ]
+                ],
+            ])
+            let run = try session.ecs(
+                "run-task",
+                "--cluster",
+                Self.cluster,
+                "--task-definition",
+                "WalkthroughBig",
+                "--count",
+                "3"
+            )
+            let tasks = try #require(run["tasks"] as? [[String: Any]])
+            let failures = try #require(run["failures"] as? [[String: Any]])
+            #expect(tasks.count == 1)
+            #expect(
+                failures.contains {
+                    $0["reason"] as? String == "RESOURCE:MEMORY" && $0["arn"] as? String == instanceArn
+                }
+            )
+
+            let taskArn = try #require(tasks.first?["taskArn"] as? String)
+            try session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
+            let ports = try session.ecs("run-task", "--cluster", Self.cluster, "--task-definition", "WalkthroughBig")
+            #expect((ports["tasks"] as? [Any])?.isEmpty == true)
+            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn)
+            try session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
+            // Stopped, its memory is free again.
+            let again = try session.ecs("run-task", "--cluster", Self.cluster, "--task-definition", "WalkthroughBig")
+            let second = try #require((again["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
+            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", second)
+        }
+    }
+
+    @Test("a task with links, a scratch volume, a host volume and volumesFrom works end to end")
+    func multiContainer() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "berth-walkthrough-\(UUID().uuidString)"
+        )
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: output) }
+        try await Self.withAgent { session in
+            _ = try session.registerTaskDefinition([
+                "family": "WalkthroughLinks",
+                "volumes": [["name": "scratch"], ["name": "results", "host": ["sourcePath": output.path]]],
+                "containerDefinitions": [
+                    [
+                        "name": "db", "image": Self.image, "memory": 32, "essential": true, "stopTimeout": 1,
+                        "command": ["sh", "-c", "echo from-db > /data/index.html && httpd -f -p 80 -h /data"],
+                        "mountPoints": [["sourceVolume": "scratch", "containerPath": "/data"]],
+                    ],
+                    [
+                        "name": "app", "image": Self.image, "memory": 32, "essential": false,
+                        "links": ["db:database"],
+                        "dependsOn": [["containerName": "db", "condition": "START"]],
+                        "volumesFrom": [["sourceContainer": "db", "readOnly": true]],
+                        "mountPoints": [["sourceVolume": "results", "containerPath": "/results"]],
+                        "command": [
+                            "sh", "-c",
+                            "sleep 1; wget -qO /results/linked http://database/index.html; cat /data/index.html > /results/shared; touch /data/x 2>/dev/null && echo writable > /results/ro || echo read-only > /results/ro",
+                        ],
+                    ],
+                ],
+            ])
+            let run = try session.ecs("run-task", "--cluster", Self.cluster, "--task-definition", "WalkthroughLinks")
+            let taskArn = try #require((run["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
+            try session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(60)
+            var app: [String: Any] = [:]
+            while clock.now < deadline {
+                let task = try session.describeTask(taskArn)
+                app = (task["containers"] as? [[String: Any]])?.first { $0["name"] as? String == "app" } ?? [:]
+                if app["lastStatus"] as? String == "STOPPED" { break }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            #expect(app["exitCode"] as? Int == 0, "\(app)")
+            #expect(try String(contentsOf: output.appendingPathComponent("linked"), encoding: .utf8) == "from-db\n")
+            #expect(try String(contentsOf: output.appendingPathComponent("shared"), encoding: .utf8) == "from-db\n")
+            #expect(try String(contentsOf: output.appendingPathComponent("ro"), encoding: .utf8) == "read-only\n")
+            // The non-essential container's exit leaves the task running.
+            #expect(try session.describeTask(taskArn)["lastStatus"] as? String == "RUNNING")
+            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn)
+            try session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
+        }
+    }
+
+    @Test("bad requests get ECS-shaped errors the CLI names")
+    func badRequests() async throws {
+        try await Self.withAgent { session in
+            #expect(
+                try session.failing("describe-tasks", "--cluster", "nope", "--tasks", "x").contains(
+                    "ClusterNotFoundException"
+                )
+            )
+            #expect(
+                try session.failing("run-task", "--cluster", Self.cluster, "--task-definition", "missing").contains(
+                    "ClientException"
+                )
+            )
+            _ = try session.registerTaskDefinition([
+                "family": "WalkthroughBad",
+                "containerDefinitions": [["name": "a", "image": Self.image, "memory": 16]],
+            ])
+            let count = try session.failing(
+                "run-task",
+                "--cluster",
+                Self.cluster,
+                "--task-definition",
+                "WalkthroughBad",
+                "--count",
+                "11"
+            )
+            #expect(count.contains("InvalidParameterException"), "\(count)")
+            let noMemory = try session.failing(
+                "register-task-definition",
+                "--family",
+                "x",
+                "--container-definitions",
+                #"[{"name":"a","image":"b"}]"#
+            )
+            #expect(noMemory.contains("ClientException"), "\(noMemory)")
+            let strategy = try session.failing(
+                "run-task",
+                "--cluster",
+                Self.cluster,
+                "--task-definition",
+                "WalkthroughBad",
+                "--placement-strategy",
+                "type=binpack,field=disk"
+            )
+            #expect(strategy.contains("InvalidParameterException"), "\(strategy)")
+            let filter = try session.failing(
+                "list-container-instances",
+                "--cluster",
+                Self.cluster,
+                "--filter",
+                "attribute:x =="
+            )
+            #expect(filter.contains("InvalidParameterException"), "\(filter)")
+        }
+    }
+}
