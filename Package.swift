@@ -216,7 +216,15 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthStoreTests",
-            dependencies: ["BerthAgent", "BerthModel", "BerthStore"],
+            dependencies: [
+                "BerthAgent",
+                "BerthAgentChannel",
+                "BerthControlPlane",
+                "BerthModel",
+                "BerthStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSettings
         ),
         // Runs the agent in process against the real dockerd and the local registries that `make test` starts.
@@ -245,6 +253,16 @@ let package = Package(
                 "BerthModel",
                 "BerthTestSupport",
                 "DockerEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BerthControlPlaneTests",
+            dependencies: [
+                "BerthAgentChannel",
+                "BerthControlPlane",
+                "BerthModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

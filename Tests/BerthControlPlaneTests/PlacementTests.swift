@@ -1,0 +1,158 @@
+import BerthControlPlane
+import BerthModel
+import Foundation
+import Testing
+
+@Suite("Placement and the cluster query language")
+struct PlacementTests {
+    static func instance(
+        _ id: String,
+        cpu: Int = 1024,
+        memory: Int = 1024,
+        reserved: Reservation = Reservation(),
+        attributes: [String: String] = [:],
+        connected: Bool = true
+    ) throws -> ContainerInstance {
+        let decoded: [String: Any] = [
+            "containerInstanceArn": "arn:aws:ecs:us-east-1:123456789012:container-instance/c/\(id)",
+            "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/c",
+            "ec2InstanceId": "i-\(id)",
+            "status": "ACTIVE",
+            "agentConnected": connected,
+            "registeredResources": [
+                ["name": "CPU", "type": "INTEGER", "integerValue": cpu],
+                ["name": "MEMORY", "type": "INTEGER", "integerValue": memory],
+                ["name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22"]],
+                ["name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": [String]()],
+            ],
+            "reserved": [
+                "cpu": reserved.cpu, "memory": reserved.memory, "ports": Array(reserved.ports),
+                "portsUDP": Array(reserved.portsUDP),
+            ],
+            "attributes": attributes.map { ["name": $0.key, "value": $0.value] },
+            "versionInfo": ["agentVersion": "1.0"],
+            "tags": [Any](),
+            "registeredAt": 1_700_000_000,
+            "version": 1,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: decoded)
+        return try JSONDecoder().decode(ContainerInstance.self, from: data)
+    }
+
+    static func candidates(_ instances: [ContainerInstance]) -> [Placement.Candidate] {
+        instances.map { Placement.Candidate(instance: $0, taskGroups: [:], activeTasks: 0) }
+    }
+
+    @Test("binpack by memory fills the fullest instance that still fits; spread by instanceId alternates")
+    func strategies() throws {
+        let full = try Self.instance("a", memory: 1024, reserved: Reservation(memory: 700))
+        let empty = try Self.instance("b", memory: 1024)
+        var generator = SystemRandomNumberGenerator()
+        let binpack = Placement.place(
+            count: 2,
+            demand: Reservation(memory: 100),
+            group: "g",
+            candidates: Self.candidates([empty, full]),
+            constraints: try Placement.Constraints([]),
+            strategies: [PlacementStrategy(type: "binpack", field: "memory")],
+            using: &generator
+        )
+        #expect(binpack.instances == [full.containerInstanceArn, full.containerInstanceArn])
+
+        let spread = Placement.place(
+            count: 4,
+            demand: Reservation(memory: 10),
+            group: "g",
+            candidates: Self.candidates([empty, full]),
+            constraints: try Placement.Constraints([]),
+            strategies: [PlacementStrategy(type: "spread", field: "instanceId")],
+            using: &generator
+        )
+        #expect(Dictionary(grouping: spread.instances, by: { $0 }).mapValues(\.count).values.sorted() == [2, 2])
+    }
+
+    @Test("distinctInstance and memberOf constraints filter instances; what is left unplaced is listed")
+    func constraints() throws {
+        let small = try Self.instance("a", attributes: ["ecs.instance-type": "t2.small", "stage": "prod"])
+        let large = try Self.instance("b", attributes: ["ecs.instance-type": "m5.large"])
+        var generator = SystemRandomNumberGenerator()
+        let distinct = Placement.place(
+            count: 3,
+            demand: Reservation(memory: 10),
+            group: "g",
+            candidates: Self.candidates([small, large]),
+            constraints: try Placement.Constraints([PlacementConstraint(type: "distinctInstance")]),
+            strategies: [],
+            using: &generator
+        )
+        #expect(Set(distinct.instances) == [small.containerInstanceArn, large.containerInstanceArn])
+        #expect(distinct.failures.allSatisfy { $0.reason == "DistinctInstance" })
+
+        let memberOf = Placement.place(
+            count: 2,
+            demand: Reservation(memory: 10),
+            group: "g",
+            candidates: Self.candidates([small, large]),
+            constraints: try Placement.Constraints([
+                PlacementConstraint(type: "memberOf", expression: "attribute:ecs.instance-type =~ t2.*")
+            ]),
+            strategies: [],
+            using: &generator
+        )
+        #expect(memberOf.instances == [small.containerInstanceArn, small.containerInstanceArn])
+    }
+
+    @Test("resource shortfalls are named in ECS's words, CPU first")
+    func shortfalls() throws {
+        let instance = try Self.instance(
+            "a",
+            cpu: 512,
+            memory: 256,
+            reserved: Reservation(ports: [8080], portsUDP: [53])
+        )
+        #expect(Placement.shortfall(of: instance, for: Reservation(cpu: 1024)) == "RESOURCE:CPU")
+        #expect(Placement.shortfall(of: instance, for: Reservation(memory: 512)) == "RESOURCE:MEMORY")
+        #expect(Placement.shortfall(of: instance, for: Reservation(ports: [22])) == "RESOURCE:PORTS")
+        #expect(Placement.shortfall(of: instance, for: Reservation(ports: [8080])) == "RESOURCE:PORTS")
+        #expect(Placement.shortfall(of: instance, for: Reservation(portsUDP: [53])) == "RESOURCE:PORTS_UDP")
+        #expect(Placement.shortfall(of: instance, for: Reservation(cpu: 512, memory: 256, ports: [80])) == nil)
+    }
+
+    @Test(
+        "the query language: operators in symbol and word forms, lists, negation, grouping",
+        arguments: [
+            ("attribute:ecs.instance-type == t2.small", true),
+            ("attribute:ecs.instance-type equals m5.large", false),
+            ("attribute:ecs.instance-type =~ t2.*", true),
+            ("attribute:ecs.instance-type !~ t2.*", false),
+            ("attribute:stage exists", true),
+            ("attribute:missing !exists", true),
+            ("attribute:missing not_exists and attribute:stage == prod", true),
+            ("ec2InstanceId in ['i-a', 'i-z']", true),
+            ("ec2InstanceId not_in [i-a]", false),
+            ("not(task:group == database)", false),
+            ("!(task:group == web) || agentConnected == true", true),
+            ("runningTasksCount > 1", true),
+            ("runningTasksCount <= 1", false),
+            ("registeredAt >= 2023-01-01", true),
+            ("(attribute:stage == dev or attribute:stage == prod) && agentVersion == 1.0", true),
+        ]
+    )
+    func queries(expression: String, expected: Bool) throws {
+        let subject = ClusterQuery.Subject(
+            instance: try Self.instance("a", attributes: ["ecs.instance-type": "t2.small", "stage": "prod"]),
+            taskGroups: ["database"],
+            runningTasksCount: 2
+        )
+        #expect(try ClusterQuery(parsing: expression).matches(subject) == expected)
+    }
+
+    @Test("malformed expressions are InvalidParameterException with the expression in the message")
+    func malformed() {
+        for expression in ["attribute:x ==", "(a == b", "a ~= b", "x in a", "attribute:x == 'open"] {
+            let error = #expect(throws: ClusterError.self) { try ClusterQuery(parsing: expression) }
+            #expect(error?.code == .invalidParameter)
+            #expect(error?.message.contains(expression) == true)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import BerthAgentChannel
+import BerthControlPlane
+import BerthModel
+import BerthStore
+import Foundation
+import Logging
+import PropertyBased
+import Testing
+
+/// Two control planes on one SQLite file, each believing what it loaded, take RunTask calls at the same
+/// time: version checks in the store must keep them from ever reserving more than an instance has, or a
+/// host port twice.
+@Suite("Control plane on SQLite: concurrent RunTask never over-commits")
+struct ConcurrentPlacementTests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func plane(_ store: any ClusterStore) async throws -> ControlPlane {
+        try await ControlPlane(
+            store: store,
+            settings: ControlPlane.Settings(region: "us-east-1", account: "123456789012"),
+            logger: logger
+        )
+    }
+
+    static func definition(_ family: String, memory: Int, cpu: Int, port: Int?) -> TaskDefinitionRegistration {
+        var container = ContainerDefinition(name: "main", image: "busybox")
+        container.memory = memory
+        container.cpu = cpu
+        if let port { container.portMappings = [PortMapping(containerPort: 80, hostPort: port)] }
+        return TaskDefinitionRegistration(family: family, containerDefinitions: [container])
+    }
+
+    /// Families the calls choose from: memory-heavy, CPU-heavy, and two that hold fixed ports.
+    static let families = [
+        definition("memory", memory: 300, cpu: 10, port: nil),
+        definition("cpu", memory: 10, cpu: 400, port: nil),
+        definition("port-a", memory: 50, cpu: 10, port: 8080),
+        definition("port-b", memory: 50, cpu: 10, port: 9090),
+    ]
+
+    @Test("reservations always equal the sum over live tasks and never exceed what instances registered")
+    func neverOverCommits() async throws {
+        // Each number is one RunTask call: which family, how many tasks, and which replica takes it.
+        let calls = Gen.int(in: 0...1_000_000).array(of: 8...24)
+        await propertyCheck(count: 25, input: calls) { numbers in
+            let calls = numbers.map { ($0 % 4, ($0 / 4) % 4 + 1, ($0 / 16) % 2 == 0) }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "berth-cp-\(UUID().uuidString)"
+            )
+            defer { try? FileManager.default.removeItem(at: directory) }
+            do {
+                let first = try await Self.plane(try SQLiteClusterStore(directory: directory.path))
+                _ = try await first.createCluster(name: nil)
+                for _ in 0..<2 {
+                    let resources: [Resource] = [
+                        .integer("CPU", 1024), .integer("MEMORY", 1024), .stringSet("PORTS", ["22"]),
+                        .stringSet("PORTS_UDP", []),
+                    ]
+                    let instance = try await first.registerContainerInstance(
+                        InstanceRegistration(
+                            cluster: "default",
+                            totalResources: resources,
+                            attributes: [],
+                            versionInfo: VersionInfo()
+                        )
+                    )
+                    try await first.agentConnected(instanceArn: instance.containerInstanceArn, session: NullSession())
+                }
+                for family in Self.families { _ = try await first.registerTaskDefinition(family) }
+                // The second replica loads what the first wrote, then both take calls at once.
+                let second = try await Self.plane(try SQLiteClusterStore(directory: directory.path))
+                for arn in try await second.listInstances(cluster: nil, filter: nil, status: nil) {
+                    try await second.agentConnected(instanceArn: arn, session: NullSession())
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (family, count, onFirst) in calls {
+                        let plane = onFirst ? first : second
+                        group.addTask {
+                            _ = try await plane.launch(
+                                TaskLaunch(taskDefinition: Self.families[family].family, count: count)
+                            )
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+
+                let judge = try await Self.plane(try SQLiteClusterStore(directory: directory.path))
+                let instanceArns = try await judge.listInstances(cluster: nil, filter: nil, status: nil)
+                let instances = try await judge.describeInstances(instanceArns, cluster: nil).instances.map(\.instance)
+                let taskArns = try await judge.listTasks(TaskListFilter())
+                let tasks = taskArns.isEmpty ? [] : try await judge.describeTasks(taskArns, cluster: nil).tasks
+                for instance in instances {
+                    let live = tasks.filter {
+                        $0.containerInstanceArn == instance.containerInstanceArn && !$0.isStopped
+                    }
+                    let summed = live.map(\.reservation).reduce(Reservation(), +)
+                    #expect(instance.reserved.cpu == summed.cpu)
+                    #expect(instance.reserved.memory == summed.memory)
+                    #expect(instance.reserved.ports == summed.ports)
+                    #expect(instance.reserved.memory <= 1024)
+                    #expect(instance.reserved.cpu <= 1024)
+                    let fixedPorts = live.flatMap(\.reservation.ports)
+                    #expect(fixedPorts.count == Set(fixedPorts).count, "a host port reserved twice")
+                }
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+}
+
+/// A connected agent that drops what it is sent.
+final class NullSession: AgentSession {
+    func deliver(_ message: PayloadMessage) async -> Bool { true }
+}
