@@ -89,6 +89,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // AWS Signature Version 4 verification (swift-crypto).
+        .target(
+            name: "SigV4",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         // HTTP: the ECS JSON 1.1 API (Hummingbird), validated against the model's shapes.
         .target(
             name: "BerthAPI",
@@ -96,6 +102,7 @@ let package = Package(
                 "BerthModel",
                 "BerthAgentChannel",
                 "BerthControlPlane",
+                "SigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,6 +147,7 @@ let package = Package(
                 "BerthControlPlane",
                 "BerthStore",
                 "DockerEngine",
+                "SigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -264,6 +272,22 @@ let package = Package(
                 "BerthControlPlane",
                 "BerthModel",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BerthAPITests",
+            dependencies: [
+                "BerthAPI",
+                "BerthAgentChannel",
+                "BerthControlPlane",
+                "BerthModel",
+                "SigV4",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

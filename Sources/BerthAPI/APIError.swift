@@ -1,4 +1,5 @@
 import BerthControlPlane
+import SigV4
 
 /// An ECS API error as clients see it: `{"__type": code, "message": ...}` with 400, or 500 for faults.
 /// Every error of the layers below becomes one of these here, and only here.
@@ -20,6 +21,11 @@ struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     init(_ code: Code, _ message: String) {
         self.type = code.rawValue
         self.message = message
+    }
+
+    init(_ error: SigV4Error) {
+        self.type = error.code.rawValue
+        self.message = error.message
     }
 
     init(_ error: ClusterError) {

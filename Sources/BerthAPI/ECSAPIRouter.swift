@@ -4,6 +4,7 @@ import HTTPTypes
 public import Hummingbird
 import Logging
 import NIOCore
+public import SigV4
 
 /// The ECS JSON 1.1 API on `POST /`: the operation comes from `X-Amz-Target`, the body is checked against
 /// the model, and the answer carries `x-amzn-RequestId` and the JSON 1.1 content type; errors are
@@ -15,18 +16,27 @@ public enum ECSAPIRouter {
     static let requestIDHeader = HTTPField.Name("x-amzn-RequestId").unsafelyUnwrapped
 
     /// A router for the API, for an `Application` or in-process tests.
-    public static func make(controlPlane: ControlPlane, endpoint: String) -> Router<BasicRequestContext> {
+    /// With a `verifier`, every request must carry a valid SigV4 signature by one of its keys.
+    public static func make(
+        controlPlane: ControlPlane,
+        endpoint: String,
+        verifier: SigV4Verifier? = nil
+    ) -> Router<BasicRequestContext> {
         let operations = ECSOperations(controlPlane: controlPlane, endpoint: endpoint)
         let router = Router()
         let handle: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
-            await respond(to: request, context: context, operations: operations)
+            await respond(to: request, context: context, operations: operations, verifier: verifier)
         }
         router.post("/", use: handle)
         return router
     }
 
-    static func respond(to request: Request, context: BasicRequestContext, operations: ECSOperations) async -> Response
-    {
+    static func respond(
+        to request: Request,
+        context: BasicRequestContext,
+        operations: ECSOperations,
+        verifier: SigV4Verifier?
+    ) async -> Response {
         let requestID = UUID().uuidString.lowercased()
         let target = request.headers[targetHeader] ?? ""
         let operation = target.split(separator: ".").last.map(String.init) ?? ""
@@ -41,6 +51,7 @@ public enum ECSAPIRouter {
                 throw APIError(.serialization, "The request body is larger than \(maximumBodySize) bytes.")
             }
             let body = Data(buffer.readableBytesView)
+            if let verifier { try verify(request, body: body, with: verifier) }
             let tree: JSONValue
             do {
                 tree = try JSONDecoder().decode(JSONValue.self, from: body.isEmpty ? Data("{}".utf8) : body)
@@ -63,6 +74,25 @@ public enum ECSAPIRouter {
             )
             let body = (try? JSONEncoder().encode(["__type": error.type, "message": error.message])) ?? Data()
             return response(HTTPResponse.Status(code: error.status), body, requestID: requestID)
+        }
+    }
+
+    static func verify(_ request: Request, body: Data, with verifier: SigV4Verifier) throws(APIError) {
+        var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        // HTTP/1's Host header arrives as the request's authority.
+        if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
+            headers.append((name: "host", value: authority))
+        }
+        do {
+            _ = try verifier.verify(
+                method: request.method.rawValue,
+                path: request.uri.path,
+                query: request.uri.query ?? "",
+                headers: headers,
+                body: body
+            )
+        } catch {
+            throw APIError(error)
         }
     }
 

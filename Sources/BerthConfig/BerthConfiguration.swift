@@ -64,6 +64,11 @@ public struct BerthConfiguration: Sendable, Hashable {
     public var apiListen: ListenAddress = .defaultAPI
     /// `BERTH_ACCOUNT_ID`: the account in the ARNs Berth issues.
     public var accountID: AccountID = .documentationExample
+    /// BERTH_API_CREDENTIALS_FILE: access keys (the aws CLI's credentials-file format) whose SigV4
+    /// signatures the ECS API requires; without it the API takes unsigned requests on loopback only.
+    public var apiCredentialsFile: String?
+    /// BERTH_STOPPED_TASK_RETENTION: how long STOPPED tasks stay describable (at least 1h, as in ECS).
+    public var stoppedTaskRetention: Duration = .seconds(3600)
 
     public init(region: AWSRegion, dynamicHostPortRange: PortRange) {
         self.region = region

@@ -30,6 +30,8 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case dynamicHostPortRange = "ECS_DYNAMIC_HOST_PORT_RANGE"
     case apiListen = "BERTH_API_LISTEN"
     case accountID = "BERTH_ACCOUNT_ID"
+    case apiCredentialsFile = "BERTH_API_CREDENTIALS_FILE"
+    case stoppedTaskRetention = "BERTH_STOPPED_TASK_RETENTION"
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.
     public var isSecret: Bool { self == .engineAuthData }

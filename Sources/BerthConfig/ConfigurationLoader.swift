@@ -445,6 +445,15 @@ struct ValueReader {
         configuration.accountID = read(.accountID, default: defaults.accountID) { text in
             refusing { () throws(ModelError) in try AccountID(text) }
         }
+        configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
+            text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
+        }
+        configuration.stoppedTaskRetention = readDuration(
+            .stoppedTaskRetention,
+            default: defaults.stoppedTaskRetention,
+            minimum: .seconds(3600),
+            belowMinimum: .clamp
+        )
         return region == nil ? nil : configuration
     }
 

@@ -61,6 +61,8 @@ public enum ConfigurationReport {
         case .dynamicHostPortRange: configuration.dynamicHostPortRange.description
         case .apiListen: configuration.apiListen.description
         case .accountID: configuration.accountID.digits
+        case .apiCredentialsFile: configuration.apiCredentialsFile ?? ""
+        case .stoppedTaskRetention: GoDuration.format(configuration.stoppedTaskRetention)
         }
     }
 }

@@ -11,6 +11,7 @@ import Hummingbird
 public import Logging
 import NIOCore
 import ServiceLifecycle
+import SigV4
 import UnixSignals
 
 /// The composition root of `berth agent`: from a configuration, the agent on this host and, when no
@@ -36,15 +37,16 @@ public struct AgentDaemon: Sendable {
                 "ECS_BACKEND_HOST=\(configuration.backendHost ?? ""): the network channel to a remote control plane is not built yet; leave it unset to run the embedded control plane"
             )
         }
-        guard configuration.apiListen.isLoopback else {
+        let verifier = try Self.verifier(configuration)
+        guard configuration.apiListen.isLoopback || verifier != nil else {
             throw AgentError(
                 .configuration,
-                "BERTH_API_LISTEN=\(configuration.apiListen): without API credentials the ECS API only listens on loopback"
+                "BERTH_API_LISTEN=\(configuration.apiListen): without BERTH_API_CREDENTIALS_FILE the ECS API only listens on loopback"
             )
         }
         let docker = DockerEngineClient(endpoint: DockerEndpoint(configuration.dockerHost), logger: logger)
         do {
-            try await runServices(docker: docker, onReady: onReady)
+            try await runServices(docker: docker, verifier: verifier, onReady: onReady)
         } catch {
             try? await docker.shutdown()
             throw error
@@ -52,8 +54,31 @@ public struct AgentDaemon: Sendable {
         try? await docker.shutdown()
     }
 
+    /// The SigV4 verifier for the keys in BERTH_API_CREDENTIALS_FILE, or nil when none is configured.
+    static func verifier(_ configuration: BerthConfiguration) throws(AgentError) -> SigV4Verifier? {
+        guard let path = configuration.apiCredentialsFile else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw AgentError(
+                .configuration,
+                "BERTH_API_CREDENTIALS_FILE=\(path): cannot read it: \(error.localizedDescription)"
+            )
+        }
+        let secrets = CredentialsFile.parse(text)
+        guard !secrets.isEmpty else {
+            throw AgentError(
+                .configuration,
+                "BERTH_API_CREDENTIALS_FILE=\(path): no aws_access_key_id with its aws_secret_access_key in it"
+            )
+        }
+        return SigV4Verifier(secrets: secrets)
+    }
+
     private func runServices(
         docker: DockerEngineClient,
+        verifier: SigV4Verifier?,
         onReady: @escaping @Sendable (Agent.Ready) async -> Void
     ) async throws {
         let agentStore: any AgentStateStore =
@@ -75,7 +100,8 @@ public struct AgentDaemon: Sendable {
                 store: clusterStore,
                 settings: ControlPlane.Settings(
                     region: configuration.region.name,
-                    account: configuration.accountID.digits
+                    account: configuration.accountID.digits,
+                    stoppedTaskRetention: configuration.stoppedTaskRetention
                 ),
                 logger: logger
             )
@@ -85,7 +111,7 @@ public struct AgentDaemon: Sendable {
         }
         let listen = configuration.apiListen
         let api = Application(
-            router: ECSAPIRouter.make(controlPlane: controlPlane, endpoint: "http://\(listen)"),
+            router: ECSAPIRouter.make(controlPlane: controlPlane, endpoint: "http://\(listen)", verifier: verifier),
             configuration: ApplicationConfiguration(
                 address: .hostname(listen.host, port: listen.port),
                 serverName: nil

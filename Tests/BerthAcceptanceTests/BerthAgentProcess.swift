@@ -94,13 +94,18 @@ struct AWSCLI {
         try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
     }
 
-    static func run(_ arguments: [String], endpoint: String) throws -> AWSCLI {
+    static func run(
+        _ arguments: [String],
+        endpoint: String,
+        key: String = "AKIDBERTHTEST",
+        secret: String = "berth-test-secret"
+    ) throws -> AWSCLI {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["aws"] + arguments + ["--endpoint-url", endpoint, "--output", "json"]
         var environment = ProcessInfo.processInfo.environment
-        environment["AWS_ACCESS_KEY_ID"] = "AKIDBERTHTEST"
-        environment["AWS_SECRET_ACCESS_KEY"] = "berth-test-secret"
+        environment["AWS_ACCESS_KEY_ID"] = key
+        environment["AWS_SECRET_ACCESS_KEY"] = secret
         environment["AWS_DEFAULT_REGION"] = "us-east-1"
         environment["AWS_CONFIG_FILE"] = "/dev/null"
         environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"

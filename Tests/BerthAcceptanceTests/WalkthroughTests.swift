@@ -11,8 +11,8 @@ struct WalkthroughTests {
     static let image = TestEnvironment.image(in: TestEnvironment.openRegistry, repository: "api-busybox")
 
     /// One agent for the suite's steps, stopped and cleaned up whatever happens.
-    static func withAgent(_ body: (Session) async throws -> Void) async throws {
-        let agent = try BerthAgentProcess(cluster: cluster)
+    static func withAgent(extraConfiguration: String = "", _ body: (Session) async throws -> Void) async throws {
+        let agent = try BerthAgentProcess(cluster: cluster, extraConfiguration: extraConfiguration)
         defer { agent.removeDirectory() }
         do {
             try await agent.waitUntilRegistered(cluster: cluster)
@@ -316,6 +316,36 @@ struct WalkthroughTests {
                 "attribute:x =="
             )
             #expect(filter.contains("InvalidParameterException"), "\(filter)")
+        }
+    }
+
+    @Test("with BERTH_API_CREDENTIALS_FILE the aws CLI's signatures are checked: right keys pass, others are refused")
+    func signedRequests() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "berth-credentials-\(UUID().uuidString)"
+        )
+        try "[walkthrough]\naws_access_key_id = AKIDBERTHTEST\naws_secret_access_key = berth-test-secret\n".write(
+            to: file,
+            atomically: true,
+            encoding: .utf8
+        )
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await Self.withAgent(extraConfiguration: "BERTH_API_CREDENTIALS_FILE=\(file.path)") { session in
+            try session.ecs("describe-clusters", "--clusters", Self.cluster)
+            let wrongSecret = try AWSCLI.run(
+                ["ecs", "list-clusters"],
+                endpoint: session.agent.endpoint,
+                secret: "not-the-secret"
+            )
+            #expect(wrongSecret.status != 0)
+            #expect(wrongSecret.error.contains("InvalidSignatureException"), "\(wrongSecret.error)")
+            let unknownKey = try AWSCLI.run(
+                ["ecs", "list-clusters"],
+                endpoint: session.agent.endpoint,
+                key: "AKIDSTRANGER"
+            )
+            #expect(unknownKey.status != 0)
+            #expect(unknownKey.error.contains("UnrecognizedClientException"), "\(unknownKey.error)")
         }
     }
 }

@@ -76,6 +76,8 @@ struct ConfigurationLoaderTests {
             ECS_DYNAMIC_HOST_PORT_RANGE=40000-40100
             BERTH_API_LISTEN=0.0.0.0:9000
             BERTH_ACCOUNT_ID=000011112222
+            BERTH_API_CREDENTIALS_FILE=/etc/ecs/berth-api-credentials
+            BERTH_STOPPED_TASK_RETENTION=3h
             """
         )
         let configuration = loaded.configuration
@@ -111,6 +113,8 @@ struct ConfigurationLoaderTests {
         #expect(configuration.apiListen.description == "0.0.0.0:9000")
         #expect(!configuration.apiListen.isLoopback)
         #expect(configuration.accountID.digits == "000011112222")
+        #expect(configuration.apiCredentialsFile == "/etc/ecs/berth-api-credentials")
+        #expect(configuration.stoppedTaskRetention == .seconds(3 * 3600))
         #expect(loaded.origin(of: .cluster) == .file(path: "/etc/ecs/ecs.config", line: 1))
         #expect(loaded.origin(of: .accountID) == .file(path: "/etc/ecs/ecs.config", line: 30))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.allCases))

@@ -2,6 +2,7 @@ import BerthTestSupport
 import DockerEngine
 import Foundation
 import PropertyBased
+import Synchronization
 import Testing
 
 @Suite("Event stream")
@@ -74,20 +75,23 @@ struct EventStreamTests {
     func cancellation() async throws {
         let dockerd = StubbedDocker { _ in .stream(status: 200, steps: [.text(Self.lines[0] + "\n"), .hang]) }
         try await dockerd.run { client, _ in
+            let seen = Mutex<[String]>([])
             let consumer = Task {
-                var actions: [String] = []
                 do {
-                    for try await event in client.events() { actions.append(event.action) }
+                    for try await event in client.events() { seen.withLock { $0.append(event.action) } }
                 } catch {
-                    return (actions, (error as? DockerError)?.code)
+                    return (error as? DockerError)?.code
                 }
-                return (actions, DockerError.Code?.none)
+                return DockerError.Code?.none
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Cancel once the stream is open and has delivered, however slow the machine is.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            while seen.withLock({ $0.isEmpty }), clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             let started = ContinuousClock.now
             consumer.cancel()
-            let (actions, code) = await consumer.value
-            #expect(actions == ["create"])
+            let code = await consumer.value
+            #expect(seen.withLock { $0 } == ["create"])
             #expect(code == .cancelled)
             #expect(ContinuousClock.now - started < .seconds(2))
         }

@@ -1,0 +1,270 @@
+import BerthAPI
+import BerthAgentChannel
+import BerthControlPlane
+import BerthModel
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SigV4
+import Testing
+
+/// The ECS API in process: dispatch, validation against the model, error shapes, pagination, signatures.
+@Suite("ECS API: the JSON 1.1 protocol")
+struct ECSAPITests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    struct Answer: Sendable {
+        var status: HTTPResponse.Status
+        var body: Data
+        var headers: HTTPFields
+
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+
+        var errorType: String? { json["__type"] as? String }
+        var message: String? { json["message"] as? String }
+    }
+
+    /// Calls `operation` with `body` on a fresh API and returns the answer.
+    static func withAPI(
+        verifier: SigV4Verifier? = nil,
+        _ body:
+            @escaping @Sendable (_ call: @Sendable (String, String, HTTPFields) async throws -> Answer) async throws ->
+            Void
+    ) async throws {
+        let plane = try await ControlPlane(
+            store: InMemoryClusterStore(),
+            settings: ControlPlane.Settings(region: "eu-west-1", account: "111122223333"),
+            logger: logger
+        )
+        let app = Application(
+            router: ECSAPIRouter.make(controlPlane: plane, endpoint: "http://127.0.0.1:1", verifier: verifier),
+            logger: logger
+        )
+        try await app.test(.router) { client in
+            try await body { operation, json, extra in
+                var headers: HTTPFields = [.contentType: "application/x-amz-json-1.1"]
+                if !operation.isEmpty {
+                    headers[HTTPField.Name("X-Amz-Target").unsafelyUnwrapped] =
+                        "AmazonEC2ContainerServiceV20141113.\(operation)"
+                }
+                headers.append(contentsOf: extra)
+                return try await client.execute(
+                    uri: "/",
+                    method: .post,
+                    headers: headers,
+                    body: ByteBuffer(string: json)
+                ) {
+                    response in
+                    Answer(
+                        status: response.status,
+                        body: Data(response.body.readableBytesView),
+                        headers: response.headers
+                    )
+                }
+            }
+        }
+    }
+
+    @Test("answers carry the JSON 1.1 content type and a request ID; timestamps are epoch seconds")
+    func success() async throws {
+        try await Self.withAPI { call in
+            let created = try await call(
+                "CreateCluster",
+                #"{"clusterName":"demo","tags":[{"key":"team","value":"a"}]}"#,
+                [:]
+            )
+            #expect(created.status == .ok)
+            #expect(created.headers[.contentType] == "application/x-amz-json-1.1")
+            #expect(created.headers[HTTPField.Name("x-amzn-RequestId").unsafelyUnwrapped]?.isEmpty == false)
+            let cluster = try #require(created.json["cluster"] as? [String: Any])
+            #expect(cluster["clusterArn"] as? String == "arn:aws:ecs:eu-west-1:111122223333:cluster/demo")
+            #expect(cluster["status"] as? String == "ACTIVE")
+
+            let registered = try await call(
+                "RegisterTaskDefinition",
+                #"{"family":"web","containerDefinitions":[{"name":"a","image":"busybox","memory":32}]}"#,
+                [:]
+            )
+            let definition = try #require(registered.json["taskDefinition"] as? [String: Any])
+            #expect(definition["registeredAt"] is Double || definition["registeredAt"] is Int)
+            #expect(definition["revision"] as? Int == 1)
+
+            let described = try await call("DescribeClusters", #"{"clusters":["demo","gone"],"include":["TAGS"]}"#, [:])
+            let clusters = try #require(described.json["clusters"] as? [[String: Any]])
+            #expect((clusters.first?["tags"] as? [[String: String]])?.first?["key"] == "team")
+            let failures = try #require(described.json["failures"] as? [[String: Any]])
+            #expect(failures.first?["reason"] as? String == "MISSING")
+            #expect(failures.first?["arn"] as? String == "arn:aws:ecs:eu-west-1:111122223333:cluster/gone")
+        }
+    }
+
+    @Test(
+        "bad requests are 400 with the ECS exception name and a message that names the member",
+        arguments: [
+            ("CreateCluster", "not json", "SerializationException", "JSON"),
+            ("CreateCluster", #"{"clusterName": 5}"#, "SerializationException", "clusterName"),
+            ("RunTask", #"{"cluster":"x"}"#, "InvalidParameterException", "taskDefinition"),
+            ("ListTasks", #"{"desiredStatus":"SLEEPING"}"#, "InvalidParameterException", "desiredStatus"),
+            ("ListClusters", #"{"maxResults": 500}"#, "InvalidParameterException", "maxResults"),
+            ("ListClusters", #"{"nextToken": "garbage"}"#, "InvalidParameterException", "nextToken"),
+            ("DescribeTasks", #"{"cluster":"nope","tasks":["a"]}"#, "ClusterNotFoundException", "Cluster not found"),
+            ("DescribeTaskDefinition", #"{"taskDefinition":"nope:3"}"#, "ClientException", "task definition"),
+            (
+                "TagResource", #"{"resourceArn":"arn:aws:ecs:eu-west-1:111122223333:cluster/none","tags":[]}"#,
+                "ResourceNotFoundException", "resource"
+            ),
+            ("FlyToTheMoon", "{}", "UnknownOperationException", "FlyToTheMoon"),
+            ("", "{}", "UnknownOperationException", "X-Amz-Target"),
+        ]
+    )
+    func badRequests(operation: String, body: String, type: String, mentions: String) async throws {
+        try await Self.withAPI { call in
+            let answer = try await call(operation, body, [:])
+            #expect(answer.status == .badRequest)
+            #expect(answer.errorType == type, "\(answer.json)")
+            #expect(answer.message?.contains(mentions) == true, "\(answer.json)")
+        }
+    }
+
+    @Test("pagination: pages of maxResults, a nextToken that moves on, none after the last page")
+    func pagination() async throws {
+        try await Self.withAPI { call in
+            for index in 0..<5 { _ = try await call("CreateCluster", #"{"clusterName":"c\#(index)"}"#, [:]) }
+            var seen: [String] = []
+            var tokens: [String] = []
+            var token: String?
+            repeat {
+                let body = token.map { #"{"maxResults":2,"nextToken":"\#($0)"}"# } ?? #"{"maxResults":2}"#
+                let page = try await call("ListClusters", body, [:])
+                let arns = try #require(page.json["clusterArns"] as? [String])
+                #expect(arns.count <= 2)
+                seen += arns
+                token = page.json["nextToken"] as? String
+                if let token { tokens.append(token) }
+            } while token != nil
+            #expect(
+                seen.map { $0.split(separator: "/").last.map(String.init) ?? "" } == ["c0", "c1", "c2", "c3", "c4"]
+            )
+            #expect(Set(tokens).count == tokens.count)
+        }
+    }
+
+    @Test("with credentials: a botocore-style signature passes; unsigned, unknown key, bad signature and skew fail")
+    func signatures() async throws {
+        let verifier = SigV4Verifier(secrets: ["AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"])
+        try await Self.withAPI(verifier: verifier) { call in
+            let body = #"{"maxResults": 5}"#
+            let unsigned = try await call("ListClusters", body, [:])
+            #expect(unsigned.errorType == "MissingAuthenticationTokenException")
+
+            func signed(key: String, secret: String, at date: Date) -> HTTPFields {
+                let amzDate = Self.amzDate(date)
+                let day = String(amzDate.prefix(8))
+                let canonical = [
+                    "POST", "/", "",
+                    "content-type:application/x-amz-json-1.1\nhost:localhost\nx-amz-date:\(amzDate)\nx-amz-target:AmazonEC2ContainerServiceV20141113.ListClusters\n",
+                    "content-type;host;x-amz-date;x-amz-target", Self.sha256(body),
+                ].joined(separator: "\n")
+                let stringToSign = [
+                    "AWS4-HMAC-SHA256", amzDate, "\(day)/eu-west-1/ecs/aws4_request", Self.sha256(canonical),
+                ].joined(separator: "\n")
+                let signature = SigV4Verifier.signature(
+                    secret: secret,
+                    date: day,
+                    region: "eu-west-1",
+                    service: "ecs",
+                    stringToSign: stringToSign
+                )
+                return [
+                    HTTPField.Name("X-Amz-Date").unsafelyUnwrapped: amzDate,
+                    .authorization:
+                        "AWS4-HMAC-SHA256 Credential=\(key)/\(day)/eu-west-1/ecs/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=\(signature)",
+                ]
+            }
+            let good = try await call(
+                "ListClusters",
+                body,
+                signed(key: "AKIDEXAMPLE", secret: verifier.secrets["AKIDEXAMPLE"] ?? "", at: Date())
+            )
+            #expect(good.status == .ok, "\(good.json)")
+            let unknown = try await call("ListClusters", body, signed(key: "AKIDOTHER", secret: "x", at: Date()))
+            #expect(unknown.errorType == "UnrecognizedClientException")
+            let wrong = try await call("ListClusters", body, signed(key: "AKIDEXAMPLE", secret: "wrong", at: Date()))
+            #expect(wrong.errorType == "InvalidSignatureException")
+            let old = try await call(
+                "ListClusters",
+                body,
+                signed(
+                    key: "AKIDEXAMPLE",
+                    secret: verifier.secrets["AKIDEXAMPLE"] ?? "",
+                    at: Date().addingTimeInterval(-600)
+                )
+            )
+            #expect(old.errorType == "InvalidSignatureException")
+            #expect(old.message?.hasPrefix("Signature expired") == true)
+        }
+    }
+
+    @Test("the signature of the reference vector: botocore's, re-derived")
+    func referenceVector() {
+        let canonical = """
+            POST
+            /
+
+            content-type:application/x-amz-json-1.1
+            host:127.0.0.1:5123
+            x-amz-date:20261121T233945Z
+            x-amz-target:AmazonEC2ContainerServiceV20141113.ListClusters
+
+            content-type;host;x-amz-date;x-amz-target
+            \(Self.sha256(#"{"maxResults": 5}"#))
+            """
+        #expect(
+            Self.sha256(#"{"maxResults": 5}"#) == "a9beb71dc23498443f6ea1378ccbcc2e2b403a8ada90e04221a5e5c2e569eebc"
+        )
+        let stringToSign =
+            "AWS4-HMAC-SHA256\n20261121T233945Z\n20261121/us-east-1/ecs/aws4_request\n\(Self.sha256(canonical))"
+        let signature = SigV4Verifier.signature(
+            secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            date: "20261121",
+            region: "us-east-1",
+            service: "ecs",
+            stringToSign: stringToSign
+        )
+        #expect(signature == "421f9d1c83ea7518784999df537ba3b00aaa8e1e16bf9411d74d17d331bc0d95")
+    }
+
+    @Test("credentials files in the aws CLI's format: every section is one key pair")
+    func credentialsFile() {
+        let secrets = CredentialsFile.parse(
+            """
+            # operators
+            [alice]
+            aws_access_key_id = AKIDALICE
+            aws_secret_access_key = secret-a
+
+            [bob]
+            aws_access_key_id=AKIDBOB
+            aws_secret_access_key=secret=b
+            [incomplete]
+            aws_access_key_id = AKIDNOSECRET
+            """
+        )
+        #expect(secrets == ["AKIDALICE": "secret-a", "AKIDBOB": "secret=b"])
+    }
+
+    static func sha256(_ text: String) -> String {
+        SigV4Verifier.sha256Hex(Data(text.utf8))
+    }
+
+    static func amzDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: date)
+    }
+}
