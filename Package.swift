@@ -261,7 +261,10 @@ let package = Package(
                 "BerthModel",
                 "BerthTestSupport",
                 "DockerEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -37,13 +37,7 @@ public struct AgentDaemon: Sendable {
                 "ECS_BACKEND_HOST=\(configuration.backendHost ?? ""): the network channel to a remote control plane is not built yet; leave it unset to run the embedded control plane"
             )
         }
-        let verifier = try Self.verifier(configuration)
-        guard configuration.apiListen.isLoopback || verifier != nil else {
-            throw AgentError(
-                .configuration,
-                "BERTH_API_LISTEN=\(configuration.apiListen): without BERTH_API_CREDENTIALS_FILE the ECS API only listens on loopback"
-            )
-        }
+        let verifier = try ControlPlaneServices.checkedVerifier(configuration)
         let docker = DockerEngineClient(endpoint: DockerEndpoint(configuration.dockerHost), logger: logger)
         do {
             try await runServices(docker: docker, verifier: verifier, onReady: onReady)
@@ -54,28 +48,6 @@ public struct AgentDaemon: Sendable {
         try? await docker.shutdown()
     }
 
-    /// The SigV4 verifier for the keys in BERTH_API_CREDENTIALS_FILE, or nil when none is configured.
-    static func verifier(_ configuration: BerthConfiguration) throws(AgentError) -> SigV4Verifier? {
-        guard let path = configuration.apiCredentialsFile else { return nil }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw AgentError(
-                .configuration,
-                "BERTH_API_CREDENTIALS_FILE=\(path): cannot read it: \(error.localizedDescription)"
-            )
-        }
-        let secrets = CredentialsFile.parse(text)
-        guard !secrets.isEmpty else {
-            throw AgentError(
-                .configuration,
-                "BERTH_API_CREDENTIALS_FILE=\(path): no aws_access_key_id with its aws_secret_access_key in it"
-            )
-        }
-        return SigV4Verifier(secrets: secrets)
-    }
-
     private func runServices(
         docker: DockerEngineClient,
         verifier: SigV4Verifier?,
@@ -84,43 +56,15 @@ public struct AgentDaemon: Sendable {
         let agentStore: any AgentStateStore =
             configuration.checkpoint
             ? try SQLiteAgentStore(directory: configuration.dataDirectory) : try SQLiteAgentStore()
-        let clusterStore: any ClusterStore
-        if configuration.checkpoint {
-            do {
-                clusterStore = try SQLiteClusterStore(directory: configuration.dataDirectory)
-            } catch {
-                throw AgentError(.store, "\(error)")
-            }
-        } else {
-            clusterStore = InMemoryClusterStore()
-        }
-        let controlPlane: ControlPlane
-        do {
-            controlPlane = try await ControlPlane(
-                store: clusterStore,
-                settings: ControlPlane.Settings(
-                    region: configuration.region.name,
-                    account: configuration.accountID.digits,
-                    stoppedTaskRetention: configuration.stoppedTaskRetention
-                ),
-                logger: logger
-            )
-            _ = try await controlPlane.createCluster(name: configuration.cluster.value)
-        } catch {
-            throw AgentError(.store, "embedded control plane: \(error)")
-        }
-        let listen = configuration.apiListen
-        let api = Application(
-            router: ECSAPIRouter.make(controlPlane: controlPlane, endpoint: "http://\(listen)", verifier: verifier),
-            configuration: ApplicationConfiguration(
-                address: .hostname(listen.host, port: listen.port),
-                serverName: nil
-            ),
+        let controlPlane = try await ControlPlaneServices.make(
+            configuration: configuration,
+            verifier: verifier,
             logger: logger
         )
+        try await controlPlane.createCluster(configuration.cluster.value)
         let agent = Agent(
             configuration: configuration,
-            connection: InProcessAgentChannel(handler: controlPlane),
+            connection: InProcessAgentChannel(handler: controlPlane.controlPlane),
             docker: docker,
             store: agentStore,
             host: try HostFacts.current(),
@@ -130,11 +74,7 @@ public struct AgentDaemon: Sendable {
         )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: api),
-                    .init(service: StoppedTaskExpiry(controlPlane: controlPlane, logger: logger)),
-                    .init(service: agent),
-                ],
+                services: controlPlane.services + [.init(service: agent)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -142,7 +82,7 @@ public struct AgentDaemon: Sendable {
         logger.info(
             "berth agent starting",
             metadata: [
-                "cluster": "\(configuration.cluster)", "api": "http://\(listen)",
+                "cluster": "\(configuration.cluster)", "api": "http://\(configuration.apiListen)",
                 "dataDirectory": "\(configuration.checkpoint ? configuration.dataDirectory : "(memory)")",
             ]
         )
@@ -156,32 +96,6 @@ extension DockerEndpoint {
         switch host {
         case .unixSocket(let path): self = .unixSocket(path: path)
         case .tcp(let host, let port): self = .tcp(host: host, port: port)
-        }
-    }
-}
-
-/// Forgets STOPPED tasks once their retention has passed, every minute.
-struct StoppedTaskExpiry: Service {
-    let controlPlane: ControlPlane
-    let logger: Logger
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await expireEveryMinute() }
-        } catch is CancellationError {
-            // Graceful shutdown: nothing is left half-done between two expiries.
-        }
-    }
-
-    private func expireEveryMinute() async throws {
-        while true {
-            try await Task.sleep(for: .seconds(60))
-            do {
-                let expired = try await controlPlane.expireStoppedTasks()
-                if expired > 0 { logger.debug("stopped tasks expired", metadata: ["count": "\(expired)"]) }
-            } catch {
-                logger.warning("cannot expire stopped tasks", metadata: ["error": "\(error)"])
-            }
         }
     }
 }

@@ -19,32 +19,72 @@ struct AgentCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let loaded: LoadedConfiguration
-        do {
-            loaded = try ConfigurationLoader.load(ConfigurationSource(path: config))
-        } catch {
-            printToStandardError(error.description)
-            throw ExitCode(ExitStatus.terminalConfiguration)
-        }
-        for warning in loaded.warnings { printToStandardError(warning.description) }
-        let configuration = loaded.configuration
-        let level = Logger.Level(configuration.logLevel)
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "berth")
-        do {
+        let configuration = try loadConfiguration(config)
+        let logger = bootstrapLogging(configuration)
+        try await runDaemon(logger: logger) {
             try await AgentDaemon(configuration: configuration, agentVersion: BerthVersion.current, logger: logger)
                 .run()
-        } catch let error as AgentError where error.isTerminal {
-            logger.critical("berth cannot run", metadata: ["error": "\(error)"])
-            throw ExitCode(ExitStatus.terminalConfiguration)
-        } catch {
-            logger.error("berth stopped", metadata: ["error": "\(error)"])
-            throw ExitCode.failure
         }
+    }
+}
+
+struct ControlPlaneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "control-plane",
+        abstract: "Run the control plane and its ECS API alone, with no agent on this host.",
+        discussion: """
+            Uses the agent's configuration keys: AWS_DEFAULT_REGION, BERTH_ACCOUNT_ID, BERTH_API_LISTEN, \
+            BERTH_API_CREDENTIALS_FILE, BERTH_STOPPED_TASK_RETENTION, ECS_DATADIR, ECS_CHECKPOINT, ECS_LOGLEVEL. \
+            Instances register through the API. Exits 5 on a terminal configuration error.
+            """
+    )
+
+    @Option(name: .long, help: "The configuration file (default: /etc/ecs/ecs.config).")
+    var config: String?
+
+    func run() async throws {
+        let configuration = try loadConfiguration(config)
+        let logger = bootstrapLogging(configuration)
+        try await runDaemon(logger: logger) {
+            try await ControlPlaneDaemon(configuration: configuration, logger: logger).run()
+        }
+    }
+}
+
+/// The configuration file and the environment, or exit 5 with the errors; warnings go to standard error.
+func loadConfiguration(_ path: String?) throws -> BerthConfiguration {
+    let loaded: LoadedConfiguration
+    do {
+        loaded = try ConfigurationLoader.load(ConfigurationSource(path: path))
+    } catch {
+        printToStandardError(error.description)
+        throw ExitCode(ExitStatus.terminalConfiguration)
+    }
+    for warning in loaded.warnings { printToStandardError(warning.description) }
+    return loaded.configuration
+}
+
+/// Log lines on standard error at ECS_LOGLEVEL.
+func bootstrapLogging(_ configuration: BerthConfiguration) -> Logger {
+    let level = Logger.Level(configuration.logLevel)
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    return Logger(label: "berth")
+}
+
+/// Runs a daemon, turning its failure into the exit status systemd acts on: 5 for terminal errors.
+func runDaemon(logger: Logger, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as AgentError where error.isTerminal {
+        logger.critical("berth cannot run", metadata: ["error": "\(error)"])
+        throw ExitCode(ExitStatus.terminalConfiguration)
+    } catch {
+        logger.error("berth stopped", metadata: ["error": "\(error)"])
+        throw ExitCode.failure
     }
 }
 

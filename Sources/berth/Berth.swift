@@ -5,6 +5,6 @@ struct Berth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "A container agent for Linux hosts, compatible with Amazon ECS.",
-        subcommands: [AgentCommand.self, CheckConfig.self]
+        subcommands: [AgentCommand.self, ControlPlaneCommand.self, CheckConfig.self]
     )
 }

@@ -1,0 +1,41 @@
+public import BerthConfig
+public import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `berth control-plane`: the cluster manager and its ECS API with no agent of its own, for instances that
+/// register through the API (or, later, agents on other hosts).
+public struct ControlPlaneDaemon: Sendable {
+    public let configuration: BerthConfiguration
+    public let logger: Logger
+
+    public init(configuration: BerthConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until SIGTERM or SIGINT. Configuration refusals throw a terminal ``AgentError`` (exit 5).
+    public func run() async throws {
+        let verifier = try ControlPlaneServices.checkedVerifier(configuration)
+        let controlPlane = try await ControlPlaneServices.make(
+            configuration: configuration,
+            verifier: verifier,
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: controlPlane.services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        logger.info(
+            "berth control plane starting",
+            metadata: [
+                "api": "http://\(configuration.apiListen)",
+                "dataDirectory": "\(configuration.checkpoint ? configuration.dataDirectory : "(memory)")",
+            ]
+        )
+        try await group.run()
+    }
+}

@@ -1,0 +1,137 @@
+import BerthAPI
+import BerthAgent
+import BerthConfig
+import BerthControlPlane
+import BerthModel
+import BerthStore
+import Foundation
+import Hummingbird
+import Logging
+public import ServiceLifecycle
+import SigV4
+
+/// The control plane with its ECS API, as `berth agent` embeds it and `berth control-plane` runs it alone:
+/// the store under ECS_DATADIR, the API on BERTH_API_LISTEN (signed when BERTH_API_CREDENTIALS_FILE is
+/// set), and the expiry of STOPPED tasks.
+public struct ControlPlaneServices: Sendable {
+    let controlPlane: ControlPlane
+    public let services: [ServiceGroupConfiguration.ServiceConfiguration]
+
+    static func make(
+        configuration: BerthConfiguration,
+        verifier: SigV4Verifier?,
+        logger: Logger
+    ) async throws(AgentError) -> ControlPlaneServices {
+        let store: any ClusterStore
+        if configuration.checkpoint {
+            do {
+                store = try SQLiteClusterStore(directory: configuration.dataDirectory)
+            } catch {
+                throw AgentError(.store, "\(error)")
+            }
+        } else {
+            store = InMemoryClusterStore()
+        }
+        let controlPlane: ControlPlane
+        do {
+            controlPlane = try await ControlPlane(
+                store: store,
+                settings: ControlPlane.Settings(
+                    region: configuration.region.name,
+                    account: configuration.accountID.digits,
+                    stoppedTaskRetention: configuration.stoppedTaskRetention
+                ),
+                logger: logger
+            )
+        } catch {
+            throw AgentError(.store, "control plane: \(error)")
+        }
+        let listen = configuration.apiListen
+        let api = Application(
+            router: ECSAPIRouter.make(controlPlane: controlPlane, endpoint: "http://\(listen)", verifier: verifier),
+            configuration: ApplicationConfiguration(
+                address: .hostname(listen.host, port: listen.port),
+                serverName: nil
+            ),
+            logger: logger
+        )
+        return ControlPlaneServices(
+            controlPlane: controlPlane,
+            services: [
+                .init(service: api),
+                .init(service: StoppedTaskExpiry(controlPlane: controlPlane, logger: logger)),
+            ]
+        )
+    }
+
+    /// Creates the cluster the configuration names when it does not exist.
+    func createCluster(_ name: String) async throws(AgentError) {
+        do {
+            _ = try await controlPlane.createCluster(name: name)
+        } catch {
+            throw AgentError(.store, "cannot create cluster \(name): \(error)")
+        }
+    }
+
+    /// The SigV4 verifier for the keys in BERTH_API_CREDENTIALS_FILE, or nil when none is configured.
+    /// The verifier for BERTH_API_CREDENTIALS_FILE; refuses a non-loopback API without one.
+    static func verifier(_ configuration: BerthConfiguration) throws(AgentError) -> SigV4Verifier? {
+        guard let path = configuration.apiCredentialsFile else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw AgentError(
+                .configuration,
+                "BERTH_API_CREDENTIALS_FILE=\(path): cannot read it: \(error.localizedDescription)"
+            )
+        }
+        let secrets = CredentialsFile.parse(text)
+        guard !secrets.isEmpty else {
+            throw AgentError(
+                .configuration,
+                "BERTH_API_CREDENTIALS_FILE=\(path): no aws_access_key_id with its aws_secret_access_key in it"
+            )
+        }
+        return SigV4Verifier(secrets: secrets)
+    }
+
+    /// The verifier, or nil when no credentials are configured, in which case the API must stay on loopback.
+    static func checkedVerifier(_ configuration: BerthConfiguration) throws(AgentError) -> SigV4Verifier? {
+        let verifier = try verifier(configuration)
+        guard configuration.apiListen.isLoopback || verifier != nil else {
+            throw AgentError(
+                .configuration,
+                "BERTH_API_LISTEN=\(configuration.apiListen): without BERTH_API_CREDENTIALS_FILE the ECS API only listens on loopback"
+            )
+        }
+        return verifier
+    }
+
+}
+
+/// Forgets STOPPED tasks once their retention has passed, every minute.
+struct StoppedTaskExpiry: Service {
+    let controlPlane: ControlPlane
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await expireEveryMinute() }
+        } catch is CancellationError {
+            // Graceful shutdown: nothing is left half-done between two expiries.
+        }
+    }
+
+    private func expireEveryMinute() async throws {
+        while true {
+            try await Task.sleep(for: .seconds(60))
+            do {
+                let expired = try await controlPlane.expireStoppedTasks()
+                if expired > 0 { logger.debug("stopped tasks expired", metadata: ["count": "\(expired)"]) }
+            } catch {
+                logger.warning("cannot expire stopped tasks", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
