@@ -9,7 +9,7 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 DEV_CONFIG ?= etc/dev/ecs.config
 FORMAT_PATHS := Package.swift Sources Tests
 
-.PHONY: run test setup test-environment build release lint format generate clean
+.PHONY: run test bench setup test-environment build release lint format generate clean
 
 ## make run: build a release binary and run the agent with the embedded control plane on this machine,
 ## with the development configuration; the ECS API answers on http://127.0.0.1:51680.
@@ -21,6 +21,10 @@ run: setup release
 test: test-environment lint
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build
+
+## make bench: release build, then Berth against dockerd used directly (not a test; prints figures and ratios).
+bench: test-environment release
+	.build/release/berth-bench
 
 ## System packages and a running dockerd.
 setup:

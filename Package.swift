@@ -171,6 +171,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // `make bench`: Berth against dockerd used directly, in one run.
+        .executableTarget(
+            name: "berth-bench",
+            dependencies: [
+                "BerthConfig",
+                "BerthDaemon",
+                "DockerEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         .testTarget(
             name: "BerthModelTests",
             dependencies: [

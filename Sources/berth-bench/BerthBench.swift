@@ -1,0 +1,228 @@
+import AsyncHTTPClient
+import BerthConfig
+import BerthDaemon
+import DockerEngine
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// `make bench`: Berth against dockerd used directly, in one run on this machine.
+///
+/// 1. One container from RunTask to RUNNING in DescribeTasks, against the same container created and
+///    started through the Engine API: medians of `rounds` runs each, interleaved.
+/// 2. A burst of 50 tasks (5 RunTask calls of 10) to all RUNNING, against 50 parallel `docker run -d`.
+///
+/// The agent runs in process with the embedded control plane; the API is called over HTTP as the aws CLI
+/// would call it. Images are local (ECS_IMAGE_PULL_BEHAVIOR=prefer-cached), so neither side pulls.
+@main
+struct BerthBench {
+    static let image = ProcessInfo.processInfo.environment["BERTH_TEST_IMAGE"] ?? "berth-test/busybox:latest"
+    static let cluster = "berth-bench"
+    static let rounds = 11
+
+    static func main() async throws {
+        let port = 51690
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "berth-bench-\(UUID().uuidString)"
+        )
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("ecs.config")
+        try """
+        AWS_DEFAULT_REGION=us-east-1
+        ECS_CLUSTER=\(cluster)
+        ECS_DATADIR=\(directory.path)/data
+        BERTH_API_LISTEN=127.0.0.1:\(port)
+        ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let configuration = try ConfigurationLoader.load(ConfigurationSource(path: file.path)).configuration
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let daemon = AgentDaemon(configuration: configuration, agentVersion: "bench", logger: logger)
+        let agent = Task { try await daemon.run() }
+        let api = ECSClient(endpoint: "http://127.0.0.1:\(port)")
+        try await api.waitForInstance(cluster: cluster)
+        let docker = DockerEngineClient(logger: logger)
+        await removeBenchContainers(docker)
+
+        _ = try await api.call(
+            "RegisterTaskDefinition",
+            [
+                "family": "bench",
+                "containerDefinitions": [
+                    [
+                        "name": "app", "image": image, "memory": 16, "command": ["sleep", "3600"], "stopTimeout": 1,
+                    ]
+                ],
+            ]
+        )
+
+        print("berth bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, image \(image)")
+        var berth: [Duration] = []
+        var direct: [Duration] = []
+        let clock = ContinuousClock()
+        for round in 0..<rounds {
+            let started = clock.now
+            let arns = try await api.runTasks(cluster: cluster, count: 1)
+            try await api.waitUntilRunning(cluster: cluster, arns)
+            berth.append(clock.now - started)
+
+            let directStarted = clock.now
+            var config = ContainerConfiguration(image: image)
+            config.cmd = ["sleep", "3600"]
+            config.labels = ["berth.bench": "direct"]
+            var host = HostConfiguration()
+            host.memory = 16 * 1_048_576
+            let created = try await docker.createContainer(
+                name: "berth-bench-direct-\(round)",
+                ContainerCreateRequest(configuration: config, hostConfiguration: host)
+            )
+            _ = try await docker.startContainer(created.id)
+            direct.append(clock.now - directStarted)
+        }
+        // The first round warms caches on both sides; it is left out.
+        let berthMedian = median(Array(berth.dropFirst()))
+        let directMedian = median(Array(direct.dropFirst()))
+        print(
+            "one task, RunTask -> RUNNING in DescribeTasks: median \(ms(berthMedian)) over \(rounds - 1) runs; "
+                + "Engine API create+start: median \(ms(directMedian)); ratio \(ratio(berthMedian, directMedian))"
+        )
+        try await api.stopAll(cluster: cluster)
+        await removeBenchContainers(docker)
+
+        let burstStarted = clock.now
+        let burstArns = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<5 { group.addTask { try await api.runTasks(cluster: cluster, count: 10) } }
+            var all: [String] = []
+            for try await arns in group { all += arns }
+            return all
+        }
+        guard burstArns.count == 50 else { throw BenchError("the burst placed \(burstArns.count) of 50 tasks") }
+        try await api.waitUntilRunning(cluster: cluster, burstArns)
+        let berthBurst = clock.now - burstStarted
+
+        let dockerStarted = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    try runDocker([
+                        "run", "-d", "--name", "berth-bench-run-\(index)", "--label", "berth.bench=direct",
+                        "--memory", "16m", image, "sleep", "3600",
+                    ])
+                }
+            }
+            try await group.waitForAll()
+        }
+        let dockerBurst = clock.now - dockerStarted
+        print(
+            "burst of 50 tasks (5 RunTask x 10) to all RUNNING: \(ms(berthBurst)); "
+                + "50 parallel docker run -d: \(ms(dockerBurst)); ratio \(ratio(berthBurst, dockerBurst))"
+        )
+        try await api.stopAll(cluster: cluster)
+        await removeBenchContainers(docker)
+        // SIGTERM, as systemd stops Berth: a graceful shutdown of the agent and its API.
+        kill(getpid(), SIGTERM)
+        _ = try? await agent.value
+        try? await docker.shutdown()
+    }
+
+    static func median(_ values: [Duration]) -> Duration {
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+
+    static func ms(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return String(format: "%.1f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+    }
+
+    static func ratio(_ left: Duration, _ right: Duration) -> String {
+        String(format: "%.2fx", (left / right))
+    }
+
+    static func removeBenchContainers(_ docker: DockerEngineClient) async {
+        let filters: [String: [String]] = ["label": ["berth.bench=direct"]]
+        let clusterFilters: [String: [String]] = ["label": ["com.amazonaws.ecs.cluster=\(cluster)"]]
+        for filter in [filters, clusterFilters] {
+            for container in (try? await docker.listContainers(all: true, filters: filter)) ?? [] {
+                try? await docker.removeContainer(container.id, force: true)
+            }
+        }
+    }
+
+    static func runDocker(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BenchError("docker \(arguments.joined(separator: " ")) failed")
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The few ECS API calls the bench makes, over HTTP.
+struct ECSClient: Sendable {
+    let endpoint: String
+
+    func call(_ operation: String, _ body: [String: Any]) async throws -> [String: Any] {
+        var request = HTTPClientRequest(url: endpoint + "/")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
+        request.headers.add(name: "X-Amz-Target", value: "AmazonEC2ContainerServiceV20141113.\(operation)")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let buffer = try await response.body.collect(upTo: 1 << 24)
+        let object = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] ?? [:]
+        guard response.status == .ok else { throw BenchError("\(operation): \(object)") }
+        return object
+    }
+
+    func waitForInstance(cluster: String) async throws {
+        for _ in 0..<300 {
+            if let listed = try? await call("ListContainerInstances", ["cluster": cluster]),
+                let arns = listed["containerInstanceArns"] as? [String], !arns.isEmpty
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BenchError("the agent did not register")
+    }
+
+    func runTasks(cluster: String, count: Int) async throws -> [String] {
+        let answer = try await call("RunTask", ["cluster": cluster, "taskDefinition": "bench", "count": count])
+        return (answer["tasks"] as? [[String: Any]] ?? []).compactMap { $0["taskArn"] as? String }
+    }
+
+    /// Polls DescribeTasks until every task is RUNNING, as a client waiting on the API would.
+    func waitUntilRunning(cluster: String, _ arns: [String]) async throws {
+        var pending = Set(arns)
+        for _ in 0..<12_000 {
+            let answer = try await call("DescribeTasks", ["cluster": cluster, "tasks": Array(pending)])
+            for task in answer["tasks"] as? [[String: Any]] ?? [] {
+                guard let arn = task["taskArn"] as? String, let status = task["lastStatus"] as? String else { continue }
+                if status == "RUNNING" { pending.remove(arn) }
+                if status == "STOPPED" { throw BenchError("task \(arn) stopped: \(task["stoppedReason"] ?? "")") }
+            }
+            if pending.isEmpty { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw BenchError("tasks did not reach RUNNING")
+    }
+
+    func stopAll(cluster: String) async throws {
+        let listed = try await call("ListTasks", ["cluster": cluster])
+        for arn in listed["taskArns"] as? [String] ?? [] {
+            _ = try await call("StopTask", ["cluster": cluster, "task": arn])
+        }
+    }
+}
