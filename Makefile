@@ -21,6 +21,8 @@ run: setup release
 test: test-environment lint
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build
+	# Alone, after the others: it restarts dockerd under a running agent.
+	BERTH_TEST_DOCKERD_RESTART=1 $(SWIFT) test --skip-build --filter DockerdRestartTests
 
 ## make bench: release build, then Berth against dockerd used directly (not a test; prints figures and ratios).
 bench: test-environment release

@@ -8,6 +8,7 @@ import Testing
 final class BerthAgentProcess: Sendable {
     let process: Process
     let directory: URL
+    let port: Int
     let endpoint: String
     let log: URL
 
@@ -16,12 +17,15 @@ final class BerthAgentProcess: Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth")
     }
 
-    init(cluster: String, extraConfiguration: String = "") throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "berth-acceptance-\(UUID().uuidString)"
-        )
+    /// Starts `berth agent`; given the `directory` and `port` of an earlier one, it starts again on its state.
+    init(cluster: String, directory: URL? = nil, port: Int? = nil, extraConfiguration: String = "") throws {
+        let directory =
+            directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("berth-acceptance-\(UUID().uuidString)")
+        self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let port = try Self.freePort()
+        let port = try port ?? Self.freePort()
+        self.port = port
         endpoint = "http://127.0.0.1:\(port)"
         let configuration = """
             AWS_DEFAULT_REGION=us-east-1
@@ -35,12 +39,15 @@ final class BerthAgentProcess: Sendable {
         let file = directory.appendingPathComponent("ecs.config")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
         log = directory.appendingPathComponent("berth.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        if !FileManager.default.fileExists(atPath: log.path) {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
         process = Process()
         process.executableURL = Self.binary
         process.arguments = ["agent", "--config", file.path]
         process.environment = ["PATH": "/usr/bin:/bin"]
         let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
@@ -52,7 +59,7 @@ final class BerthAgentProcess: Sendable {
         let deadline = clock.now + .seconds(60)
         while clock.now < deadline {
             if !process.isRunning { throw WaitTimeout("berth agent exited \(process.terminationStatus): \(logText)") }
-            if let listed = try? AWSCLI.run(
+            if let listed = try? await AWSCLI.run(
                 ["ecs", "list-container-instances", "--cluster", cluster],
                 endpoint: endpoint
             ),
@@ -67,11 +74,22 @@ final class BerthAgentProcess: Sendable {
 
     var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
+    /// SIGKILL: no chance to save or say anything.
+    func kill() async {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        let process = self.process
+        _ = try? await offThePool { process.waitUntilExit() }
+    }
+
     /// SIGTERM, as systemd stops it; returns the exit status.
-    func terminate() -> Int32 {
+    func terminate() async -> Int32 {
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return process.terminationStatus
+        let process = self.process
+        return
+            (try? await offThePool {
+                process.waitUntilExit()
+                return process.terminationStatus
+            }) ?? -1
     }
 
     func removeDirectory() {
@@ -99,6 +117,15 @@ struct AWSCLI {
         endpoint: String,
         key: String = "AKIDBERTHTEST",
         secret: String = "berth-test-secret"
+    ) async throws -> AWSCLI {
+        try await offThePool { try runBlocking(arguments, endpoint: endpoint, key: key, secret: secret) }
+    }
+
+    private static func runBlocking(
+        _ arguments: [String],
+        endpoint: String,
+        key: String,
+        secret: String
     ) throws -> AWSCLI {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

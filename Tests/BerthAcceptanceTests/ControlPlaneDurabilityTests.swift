@@ -42,9 +42,10 @@ struct ControlPlaneDurabilityTests {
             throw WaitTimeout("berth control-plane did not answer")
         }
 
-        func kill() {
+        func kill() async {
             Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let process = self.process
+            _ = try? await offThePool { process.waitUntilExit() }
         }
     }
 
@@ -111,14 +112,24 @@ struct ControlPlaneDurabilityTests {
             }
         }
         try await Task.sleep(for: .milliseconds(Int.random(in: 150...900)))
-        first.kill()
+        await first.kill()
         workers.cancel()
         await workers.value
         let written = acknowledged.state.withLock { $0 }
         #expect(!written.taskDefinitions.isEmpty, "the burst wrote something before the kill")
 
         let second = try ControlPlaneProcess(directory: directory, port: port)
-        defer { second.kill() }
+        do {
+            try await Self.verify(written, on: second)
+        } catch {
+            await second.kill()
+            throw error
+        }
+        await second.kill()
+    }
+
+    /// Every acknowledged write is there after the restart, as it was acknowledged.
+    static func verify(_ written: Acknowledged, on second: ControlPlaneProcess) async throws {
         try await second.waitUntilAnswering()
         for (arn, memory) in written.taskDefinitions {
             let (status, data) = try await ECSCall.post(

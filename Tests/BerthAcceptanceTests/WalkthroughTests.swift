@@ -19,11 +19,11 @@ struct WalkthroughTests {
             try await body(Session(agent: agent))
         } catch {
             Issue.record("berth log:\n\(agent.logText.suffix(4000))")
-            _ = agent.terminate()
+            _ = await agent.terminate()
             await removeContainers()
             throw error
         }
-        #expect(agent.terminate() == 0, "SIGTERM ends berth agent with status 0")
+        #expect(await agent.terminate() == 0, "SIGTERM ends berth agent with status 0")
         await removeContainers()
     }
 
@@ -45,8 +45,8 @@ struct WalkthroughTests {
 
         /// Runs `aws ecs ...`, which must succeed, and returns its JSON answer.
         @discardableResult
-        func ecs(_ arguments: String...) throws -> [String: Any] {
-            let result = try AWSCLI.run(["ecs"] + arguments, endpoint: agent.endpoint)
+        func ecs(_ arguments: String...) async throws -> [String: Any] {
+            let result = try await AWSCLI.run(["ecs"] + arguments, endpoint: agent.endpoint)
             guard result.status == 0 else {
                 throw WaitTimeout(
                     "aws ecs \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.error)"
@@ -56,21 +56,25 @@ struct WalkthroughTests {
         }
 
         /// Runs `aws ecs ...`, which must fail; returns what the CLI printed.
-        func failing(_ arguments: String...) throws -> String {
-            let result = try AWSCLI.run(["ecs"] + arguments, endpoint: agent.endpoint)
+        func failing(_ arguments: String...) async throws -> String {
+            let result = try await AWSCLI.run(["ecs"] + arguments, endpoint: agent.endpoint)
             #expect(result.status != 0, "aws ecs \(arguments.joined(separator: " ")) should fail")
             return result.error
         }
 
-        func registerTaskDefinition(_ definition: [String: Any]) throws -> String {
+        func registerTaskDefinition(_ definition: [String: Any]) async throws -> String {
             let data = try JSONSerialization.data(withJSONObject: definition)
-            let answer = try ecs("register-task-definition", "--cli-input-json", String(decoding: data, as: UTF8.self))
+            let answer = try await ecs(
+                "register-task-definition",
+                "--cli-input-json",
+                String(decoding: data, as: UTF8.self)
+            )
             let registered = answer["taskDefinition"] as? [String: Any]
             return try #require(registered?["taskDefinitionArn"] as? String)
         }
 
-        func describeTask(_ arn: String) throws -> [String: Any] {
-            let answer = try ecs("describe-tasks", "--cluster", cluster, "--tasks", arn)
+        func describeTask(_ arn: String) async throws -> [String: Any] {
+            let answer = try await ecs("describe-tasks", "--cluster", cluster, "--tasks", arn)
             return try #require((answer["tasks"] as? [[String: Any]])?.first)
         }
     }
@@ -78,12 +82,12 @@ struct WalkthroughTests {
     @Test("the walkthrough: cluster, instance, task definition, run-task, wait, curl, describe, stop-task, wait")
     func walkthrough() async throws {
         try await Self.withAgent { session in
-            let created = try session.ecs("create-cluster", "--cluster-name", Self.cluster)
+            let created = try await session.ecs("create-cluster", "--cluster-name", Self.cluster)
             #expect((created["cluster"] as? [String: Any])?["status"] as? String == "ACTIVE")
 
-            let listed = try session.ecs("list-container-instances", "--cluster", Self.cluster)
+            let listed = try await session.ecs("list-container-instances", "--cluster", Self.cluster)
             let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
-            let described = try session.ecs(
+            let described = try await session.ecs(
                 "describe-container-instances",
                 "--cluster",
                 Self.cluster,
@@ -101,7 +105,7 @@ struct WalkthroughTests {
             #expect(Set(["22", "2375", "2376", "51678"]).isSubset(of: Set(ports)))
 
             let hostPort = try BerthAgentProcess.freePort()
-            let definition = try session.registerTaskDefinition([
+            let definition = try await session.registerTaskDefinition([
                 "family": "Walkthrough",
                 "containerDefinitions": [
                     [
@@ -120,7 +124,7 @@ struct WalkthroughTests {
                     || definition.contains("task-definition/Walkthrough:")
             )
 
-            let run = try session.ecs(
+            let run = try await session.ecs(
                 "run-task",
                 "--cluster",
                 Self.cluster,
@@ -132,10 +136,10 @@ struct WalkthroughTests {
             let task = try #require((run["tasks"] as? [[String: Any]])?.first)
             let taskArn = try #require(task["taskArn"] as? String)
             #expect(task["desiredStatus"] as? String == "RUNNING")
-            try session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
+            try await session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
 
             #expect(try await fetchWhenServing("http://127.0.0.1:\(hostPort)/") == "walkthrough-page\n")
-            let running = try session.describeTask(taskArn)
+            let running = try await session.describeTask(taskArn)
             #expect(running["lastStatus"] as? String == "RUNNING")
             let container = try #require((running["containers"] as? [[String: Any]])?.first)
             let binding = try #require((container["networkBindings"] as? [[String: Any]])?.first)
@@ -143,12 +147,20 @@ struct WalkthroughTests {
             #expect(binding["containerPort"] as? Int == 80)
             #expect(running["startedAt"] is Double || running["startedAt"] is Int || running["startedAt"] is String)
 
-            let listedTasks = try session.ecs("list-tasks", "--cluster", Self.cluster)
+            let listedTasks = try await session.ecs("list-tasks", "--cluster", Self.cluster)
             #expect((listedTasks["taskArns"] as? [String])?.contains(taskArn) == true)
 
-            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn, "--reason", "walkthrough done")
-            try session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
-            let stopped = try session.describeTask(taskArn)
+            try await session.ecs(
+                "stop-task",
+                "--cluster",
+                Self.cluster,
+                "--task",
+                taskArn,
+                "--reason",
+                "walkthrough done"
+            )
+            try await session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
+            let stopped = try await session.describeTask(taskArn)
             #expect(stopped["stoppedReason"] as? String == "walkthrough done")
             #expect(stopped["stopCode"] as? String == "UserInitiated")
         }
@@ -157,9 +169,9 @@ struct WalkthroughTests {
     @Test("more tasks than fit: the ones that fit run, the rest come back as RESOURCE failures")
     func resourceFailures() async throws {
         try await Self.withAgent { session in
-            let listed = try session.ecs("list-container-instances", "--cluster", Self.cluster)
+            let listed = try await session.ecs("list-container-instances", "--cluster", Self.cluster)
             let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
-            let described = try session.ecs(
+            let described = try await session.ecs(
                 "describe-container-instances",
                 "--cluster",
                 Self.cluster,
@@ -170,7 +182,7 @@ struct WalkthroughTests {
             let remaining = try #require(instance["remainingResources"] as? [[String: Any]])
             let memory = try #require(remaining.first { $0["name"] as? String == "MEMORY" }?["integerValue"] as? Int)
             let half = memory / 2 + 1
-            _ = try session.registerTaskDefinition([
+            _ = try await session.registerTaskDefinition([
                 "family": "WalkthroughBig",
                 "containerDefinitions": [
                     [
@@ -179,7 +191,7 @@ struct WalkthroughTests {
                     ]
                 ],
             ])
-            let run = try session.ecs(
+            let run = try await session.ecs(
                 "run-task",
                 "--cluster",
                 Self.cluster,
@@ -198,15 +210,27 @@ struct WalkthroughTests {
             )
 
             let taskArn = try #require(tasks.first?["taskArn"] as? String)
-            try session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
-            let ports = try session.ecs("run-task", "--cluster", Self.cluster, "--task-definition", "WalkthroughBig")
+            try await session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
+            let ports = try await session.ecs(
+                "run-task",
+                "--cluster",
+                Self.cluster,
+                "--task-definition",
+                "WalkthroughBig"
+            )
             #expect((ports["tasks"] as? [Any])?.isEmpty == true)
-            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn)
-            try session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
+            try await session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn)
+            try await session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
             // Stopped, its memory is free again.
-            let again = try session.ecs("run-task", "--cluster", Self.cluster, "--task-definition", "WalkthroughBig")
+            let again = try await session.ecs(
+                "run-task",
+                "--cluster",
+                Self.cluster,
+                "--task-definition",
+                "WalkthroughBig"
+            )
             let second = try #require((again["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
-            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", second)
+            try await session.ecs("stop-task", "--cluster", Self.cluster, "--task", second)
         }
     }
 
@@ -218,7 +242,7 @@ struct WalkthroughTests {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: output) }
         try await Self.withAgent { session in
-            _ = try session.registerTaskDefinition([
+            _ = try await session.registerTaskDefinition([
                 "family": "WalkthroughLinks",
                 "volumes": [["name": "scratch"], ["name": "results", "host": ["sourcePath": output.path]]],
                 "containerDefinitions": [
@@ -240,14 +264,20 @@ struct WalkthroughTests {
                     ],
                 ],
             ])
-            let run = try session.ecs("run-task", "--cluster", Self.cluster, "--task-definition", "WalkthroughLinks")
+            let run = try await session.ecs(
+                "run-task",
+                "--cluster",
+                Self.cluster,
+                "--task-definition",
+                "WalkthroughLinks"
+            )
             let taskArn = try #require((run["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
-            try session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
+            try await session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(60)
             var app: [String: Any] = [:]
             while clock.now < deadline {
-                let task = try session.describeTask(taskArn)
+                let task = try await session.describeTask(taskArn)
                 app = (task["containers"] as? [[String: Any]])?.first { $0["name"] as? String == "app" } ?? [:]
                 if app["lastStatus"] as? String == "STOPPED" { break }
                 try await Task.sleep(for: .milliseconds(300))
@@ -257,9 +287,9 @@ struct WalkthroughTests {
             #expect(try String(contentsOf: output.appendingPathComponent("shared"), encoding: .utf8) == "from-db\n")
             #expect(try String(contentsOf: output.appendingPathComponent("ro"), encoding: .utf8) == "read-only\n")
             // The non-essential container's exit leaves the task running.
-            #expect(try session.describeTask(taskArn)["lastStatus"] as? String == "RUNNING")
-            try session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn)
-            try session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
+            #expect(try await session.describeTask(taskArn)["lastStatus"] as? String == "RUNNING")
+            try await session.ecs("stop-task", "--cluster", Self.cluster, "--task", taskArn)
+            try await session.ecs("wait", "tasks-stopped", "--cluster", Self.cluster, "--tasks", taskArn)
         }
     }
 
@@ -267,20 +297,21 @@ struct WalkthroughTests {
     func badRequests() async throws {
         try await Self.withAgent { session in
             #expect(
-                try session.failing("describe-tasks", "--cluster", "nope", "--tasks", "x").contains(
+                try await session.failing("describe-tasks", "--cluster", "nope", "--tasks", "x").contains(
                     "ClusterNotFoundException"
                 )
             )
             #expect(
-                try session.failing("run-task", "--cluster", Self.cluster, "--task-definition", "missing").contains(
-                    "ClientException"
-                )
+                try await session.failing("run-task", "--cluster", Self.cluster, "--task-definition", "missing")
+                    .contains(
+                        "ClientException"
+                    )
             )
-            _ = try session.registerTaskDefinition([
+            _ = try await session.registerTaskDefinition([
                 "family": "WalkthroughBad",
                 "containerDefinitions": [["name": "a", "image": Self.image, "memory": 16]],
             ])
-            let count = try session.failing(
+            let count = try await session.failing(
                 "run-task",
                 "--cluster",
                 Self.cluster,
@@ -290,7 +321,7 @@ struct WalkthroughTests {
                 "11"
             )
             #expect(count.contains("InvalidParameterException"), "\(count)")
-            let noMemory = try session.failing(
+            let noMemory = try await session.failing(
                 "register-task-definition",
                 "--family",
                 "x",
@@ -298,7 +329,7 @@ struct WalkthroughTests {
                 #"[{"name":"a","image":"b"}]"#
             )
             #expect(noMemory.contains("ClientException"), "\(noMemory)")
-            let strategy = try session.failing(
+            let strategy = try await session.failing(
                 "run-task",
                 "--cluster",
                 Self.cluster,
@@ -308,7 +339,7 @@ struct WalkthroughTests {
                 "type=binpack,field=disk"
             )
             #expect(strategy.contains("InvalidParameterException"), "\(strategy)")
-            let filter = try session.failing(
+            let filter = try await session.failing(
                 "list-container-instances",
                 "--cluster",
                 Self.cluster,
@@ -331,15 +362,15 @@ struct WalkthroughTests {
         )
         defer { try? FileManager.default.removeItem(at: file) }
         try await Self.withAgent(extraConfiguration: "BERTH_API_CREDENTIALS_FILE=\(file.path)") { session in
-            try session.ecs("describe-clusters", "--clusters", Self.cluster)
-            let wrongSecret = try AWSCLI.run(
+            try await session.ecs("describe-clusters", "--clusters", Self.cluster)
+            let wrongSecret = try await AWSCLI.run(
                 ["ecs", "list-clusters"],
                 endpoint: session.agent.endpoint,
                 secret: "not-the-secret"
             )
             #expect(wrongSecret.status != 0)
             #expect(wrongSecret.error.contains("InvalidSignatureException"), "\(wrongSecret.error)")
-            let unknownKey = try AWSCLI.run(
+            let unknownKey = try await AWSCLI.run(
                 ["ecs", "list-clusters"],
                 endpoint: session.agent.endpoint,
                 key: "AKIDSTRANGER"

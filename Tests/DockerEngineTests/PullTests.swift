@@ -137,13 +137,17 @@ struct PullTests {
 
     @Test("steady progress slower than the timeout overall does not trip it")
     func slowButSteady() async throws {
-        let steps = Self.progressLines.flatMap {
-            [StubHTTPServer.StreamStep.text($0 + "\r\n"), .pause(.milliseconds(150))]
+        // The download lines four more times: 19 messages, about 1.9 s in all, 100 ms apart, so the 1.5 s timeout
+        // is exceeded overall but never between two messages, even on a loaded machine.
+        let lines =
+            Array(Self.progressLines.prefix(5)) + Array(Array(Self.progressLines[2...4]).repeated(4))
+            + Array(Self.progressLines.suffix(2))
+        let steps = lines.flatMap {
+            [StubHTTPServer.StreamStep.text($0 + "\r\n"), .pause(.milliseconds(100))]
         }
         let dockerd = StubbedDocker { _ in .stream(status: 200, steps: steps) }
         try await dockerd.run { client, _ in
-            // About a second in all, never more than 150 ms between messages.
-            let result = try await client.pullImage("busybox", inactivityTimeout: .milliseconds(600))
+            let result = try await client.pullImage("busybox", inactivityTimeout: .milliseconds(1500))
             #expect(result.digest != nil)
         }
     }
@@ -168,4 +172,8 @@ struct PullTests {
             #expect(server.apiRequests.isEmpty)
         }
     }
+}
+
+extension Array {
+    func repeated(_ times: Int) -> [Element] { (0..<times).flatMap { _ in self } }
 }
