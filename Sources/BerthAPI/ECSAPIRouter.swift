@@ -12,6 +12,7 @@ public import SigV4
 public enum ECSAPIRouter {
     static let contentType = "application/x-amz-json-1.1"
     static let maximumBodySize = 4 << 20
+    // Both names are valid header tokens, for which the initializer never returns nil.
     static let targetHeader = HTTPField.Name("X-Amz-Target").unsafelyUnwrapped
     static let requestIDHeader = HTTPField.Name("x-amzn-RequestId").unsafelyUnwrapped
 

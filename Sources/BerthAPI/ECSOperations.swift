@@ -74,7 +74,7 @@ struct ECSOperations: Sendable {
                 tags: input.tags ?? [],
                 settings: input.settings ?? []
             )
-            return ["cluster": ClusterView(summary, include: ["TAGS", "_create"])]
+            return ["cluster": ClusterView(summary, include: ["TAGS"], withSettings: true)]
         },
         "DescribeClusters": op { (plane, input: DescribeClustersRequest) in
             let references = input.clusters ?? []
@@ -92,12 +92,12 @@ struct ECSOperations: Sendable {
             let page = try Page(await plane.listClusters(), input.nextToken, input.maxResults)
             return ListOutput(key: "clusterArns", page: page)
         },
-        "DeleteCluster": op { (plane, input: UpdateClusterSettingsRequestless) in
-            ["cluster": ClusterView(try await plane.deleteCluster(input.cluster), include: ["_create"])]
+        "DeleteCluster": op { (plane, input: DeleteClusterRequest) in
+            ["cluster": ClusterView(try await plane.deleteCluster(input.cluster), withSettings: true)]
         },
         "UpdateClusterSettings": op { (plane, input: UpdateClusterSettingsRequest) in
             let summary = try await plane.updateClusterSettings(input.cluster, settings: input.settings)
-            return ["cluster": ClusterView(summary, include: ["_create"])]
+            return ["cluster": ClusterView(summary, withSettings: true)]
         },
         "RegisterContainerInstance": op { (plane, input: RegisterContainerInstanceRequest) in
             var attributes: [Attribute] = []
@@ -383,8 +383,8 @@ struct ECSOperations: Sendable {
     }
 }
 
-/// DeleteCluster's input: only the cluster, which is required.
-struct UpdateClusterSettingsRequestless: Decodable {
+/// DeleteCluster's input: the cluster, required.
+struct DeleteClusterRequest: Decodable {
     var cluster: String
 }
 

@@ -35,7 +35,8 @@ struct ClusterView: Encodable {
     var capacityProviders: [String] = []
     var defaultCapacityProviderStrategy: [String] = []
 
-    init(_ summary: ClusterSummary, include: Set<String> = []) {
+    /// `include` as DescribeClusters takes it; `withSettings` for the answers that always show them.
+    init(_ summary: ClusterSummary, include: Set<String> = [], withSettings: Bool = false) {
         clusterArn = summary.cluster.clusterArn
         clusterName = summary.cluster.clusterName
         status = summary.cluster.status.rawValue
@@ -52,8 +53,7 @@ struct ClusterView: Encodable {
             ]
         }
         if include.contains("TAGS") { tags = summary.cluster.tags }
-        // CreateCluster shows settings; DescribeClusters only when asked.
-        if include.contains("SETTINGS") || include.contains("_create") { settings = summary.cluster.settings }
+        if include.contains("SETTINGS") || withSettings { settings = summary.cluster.settings }
     }
 }
 

@@ -17,6 +17,10 @@ extension ControlPlane: AgentSessionHandler {
             versionInfo: registration.versionInfo,
             instanceIdentityDocument: registration.instanceIdentityDocument
         )
+        // ECS answers an unknown cluster with ClientException on the API; the agent needs to know which it is.
+        guard let name = try? clusterName(registration.cluster), clusters[name]?.value.status == .active else {
+            throw ControlPlaneError(.clusterNotFound, "cluster \(registration.cluster) does not exist")
+        }
         do {
             let summary = try await registerInstance(request)
             return RegisteredInstance(
@@ -32,7 +36,6 @@ extension ControlPlane: AgentSessionHandler {
         switch error.code {
         case .server: ControlPlaneError(.unavailable, error.message)
         case .clusterNotFound: ControlPlaneError(.clusterNotFound, error.message)
-        case .client where error.message == "Cluster not found.": ControlPlaneError(.clusterNotFound, error.message)
         default: ControlPlaneError(.invalidRequest, error.message)
         }
     }

@@ -1,15 +1,11 @@
-import BerthAPI
 public import BerthAgent
 import BerthAgentChannel
 public import BerthConfig
-import BerthControlPlane
 import BerthModel
 import BerthStore
 public import DockerEngine
 import Foundation
-import Hummingbird
 public import Logging
-import NIOCore
 import ServiceLifecycle
 import SigV4
 import UnixSignals
