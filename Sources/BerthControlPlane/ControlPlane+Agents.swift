@@ -177,6 +177,8 @@ extension ControlPlane: AgentSessionHandler {
                 task.executionStoppedAt = change.executionStoppedAt ?? change.at
                 task.stoppingAt = task.stoppingAt ?? change.at
                 task.desiredStatus = .stopped
+                // The agent that stopped it knows: nothing to send it again on reconnect.
+                task.acknowledgedDesiredStatus = .stopped
                 task.stoppedReason = task.stoppedReason ?? change.reason
                 task.stopCode = task.stopCode ?? change.stopCode
             case .pending:

@@ -164,6 +164,19 @@ struct ControlPlaneTests {
         let resent = again.messages.flatMap(\.tasks)
         #expect(resent.map(\.taskArn) == [first.taskArn])
         #expect(resent.first?.desiredStatus == .stopped)
+
+        // Once the agent reports it STOPPED, it is not sent again.
+        let report = TaskStateChange(
+            taskArn: first.taskArn,
+            sequence: 1,
+            status: .stopped,
+            at: Timestamp(secondsSinceEpoch: 1)
+        )
+        try await fixture.plane.taskStateChanged(report, instanceArn: arn)
+        await fixture.plane.agentDisconnected(instanceArn: arn, session: again)
+        let third = RecordingSession()
+        try await fixture.plane.agentConnected(instanceArn: arn, session: third)
+        #expect(third.messages.isEmpty)
     }
 
     @Test("DRAINING instances take no new tasks; an agent that is not connected is an AGENT failure")
