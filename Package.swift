@@ -89,6 +89,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libsystemd's sd_notify and watchdog (libsystemd-dev).
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // systemd's notification protocol over CSystemd.
+        .target(
+            name: "BerthSystemd",
+            dependencies: ["CSystemd"],
+            swiftSettings: strictSettings
+        ),
         // AWS Signature Version 4 verification (swift-crypto).
         .target(
             name: "SigV4",
@@ -148,6 +160,7 @@ let package = Package(
                 "BerthStore",
                 "DockerEngine",
                 "SigV4",
+                "BerthSystemd",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

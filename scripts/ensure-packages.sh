@@ -11,6 +11,7 @@ packages=(
     libsqlite3-dev       # state store
     libsystemd-dev       # sd_notify, journald
     libcurl4-openssl-dev # Foundation's networking on Debian
+    systemd              # systemd-analyze, to verify the unit
     pkg-config
     curl
     ca-certificates

@@ -44,7 +44,12 @@ struct ECSOperations: Sendable {
         }
     }
 
-    static let encoder = JSONEncoder()
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        // ARNs are full of slashes; "\/" is valid JSON but nothing AWS sends.
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return encoder
+    }()
     static let decoder = JSONDecoder()
 
     static func describe(_ error: DecodingError) -> String {

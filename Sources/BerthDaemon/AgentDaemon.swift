@@ -52,10 +52,12 @@ public struct AgentDaemon: Sendable {
         let agentStore: any AgentStateStore =
             configuration.checkpoint
             ? try SQLiteAgentStore(directory: configuration.dataDirectory) : try SQLiteAgentStore()
+        let supervision = SystemdSupervision(logger: logger)
         let controlPlane = try await ControlPlaneServices.make(
             configuration: configuration,
             verifier: verifier,
-            logger: logger
+            logger: logger,
+            onListening: { supervision.apiListening() }
         )
         try await controlPlane.createCluster(configuration.cluster.value)
         let agent = Agent(
@@ -66,11 +68,22 @@ public struct AgentDaemon: Sendable {
             host: try HostFacts.current(),
             agentVersion: agentVersion,
             logger: logger,
-            onReady: onReady
+            onReady: { ready in
+                let engine = ready.engine
+                supervision.serving {
+                    let records = await engine.taskRecords
+                    let running = records.filter { $0.knownStatus == .running }.count
+                    return
+                        "\(running) task(s) running; registered as \(ready.instance.containerInstanceArn); embedded control plane"
+                }
+                await onReady(ready)
+            }
         )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: controlPlane.services + [.init(service: agent)],
+                services: controlPlane.services + [
+                    .init(service: agent), .init(service: supervision, successTerminationBehavior: .ignore),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

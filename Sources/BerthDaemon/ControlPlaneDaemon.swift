@@ -1,4 +1,5 @@
 public import BerthConfig
+import BerthControlPlane
 public import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -17,14 +18,18 @@ public struct ControlPlaneDaemon: Sendable {
     /// Runs until SIGTERM or SIGINT. Configuration refusals throw a terminal ``AgentError`` (exit 5).
     public func run() async throws {
         let verifier = try ControlPlaneServices.checkedVerifier(configuration)
+        let supervision = SystemdSupervision(logger: logger)
         let controlPlane = try await ControlPlaneServices.make(
             configuration: configuration,
             verifier: verifier,
-            logger: logger
+            logger: logger,
+            onListening: { supervision.apiListening() }
         )
+        let plane = controlPlane.controlPlane
+        supervision.serving { "control plane serving \(await plane.listClusters().count) cluster(s)" }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: controlPlane.services,
+                services: controlPlane.services + [.init(service: supervision, successTerminationBehavior: .ignore)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

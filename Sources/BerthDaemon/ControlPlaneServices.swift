@@ -20,7 +20,8 @@ public struct ControlPlaneServices: Sendable {
     static func make(
         configuration: BerthConfiguration,
         verifier: SigV4Verifier?,
-        logger: Logger
+        logger: Logger,
+        onListening: @escaping @Sendable () async -> Void = {}
     ) async throws(AgentError) -> ControlPlaneServices {
         let store: any ClusterStore
         if configuration.checkpoint {
@@ -53,6 +54,7 @@ public struct ControlPlaneServices: Sendable {
                 address: .hostname(listen.host, port: listen.port),
                 serverName: nil
             ),
+            onServerRunning: { _ in await onListening() },
             logger: logger
         )
         return ControlPlaneServices(

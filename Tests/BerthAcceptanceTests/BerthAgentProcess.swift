@@ -18,7 +18,13 @@ final class BerthAgentProcess: Sendable {
     }
 
     /// Starts `berth agent`; given the `directory` and `port` of an earlier one, it starts again on its state.
-    init(cluster: String, directory: URL? = nil, port: Int? = nil, extraConfiguration: String = "") throws {
+    init(
+        cluster: String,
+        directory: URL? = nil,
+        port: Int? = nil,
+        extraConfiguration: String = "",
+        environment: [String: String] = [:]
+    ) throws {
         let directory =
             directory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("berth-acceptance-\(UUID().uuidString)")
@@ -45,7 +51,7 @@ final class BerthAgentProcess: Sendable {
         process = Process()
         process.executableURL = Self.binary
         process.arguments = ["agent", "--config", file.path]
-        process.environment = ["PATH": "/usr/bin:/bin"]
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle

@@ -1,0 +1,2 @@
+// libsystemd's readiness and watchdog protocol (libsystemd-dev).
+#include <systemd/sd-daemon.h>

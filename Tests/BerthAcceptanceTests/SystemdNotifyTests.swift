@@ -1,0 +1,149 @@
+import BerthTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// What systemd hears from `berth agent`, through a notification socket of the test's own, and the unit
+/// file as systemd reads it.
+@Suite("berth under systemd: the unit and the notification protocol")
+struct SystemdNotifyTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// A datagram socket standing in for systemd's NOTIFY_SOCKET, recording what arrives and when.
+    final class NotifySocket: Sendable {
+        let path: String
+        let descriptor: Int32
+        let received = Mutex<[(message: String, at: ContinuousClock.Instant)]>([])
+
+        init() throws {
+            path =
+                FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "berth-notify-\(UUID().uuidString.prefix(8))"
+                ).path
+            descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            guard descriptor >= 0 else { throw WaitTimeout("socket: \(errno)") }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+                for (index, byte) in path.utf8.enumerated() where index < buffer.count - 1 { buffer[index] = byte }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            guard bound == 0 else { throw WaitTimeout("bind \(path): \(errno)") }
+            var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        /// Receives until `stop` says so, on a thread of its own.
+        func listen(until stop: @escaping @Sendable () -> Bool) async throws {
+            try await offThePool {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while !stop() {
+                    let count = recv(self.descriptor, &buffer, buffer.count, 0)
+                    guard count > 0 else { continue }
+                    let text = String(decoding: buffer[0..<count], as: UTF8.self)
+                    self.received.withLock { $0.append((text, .now)) }
+                }
+            }
+        }
+
+        var messages: [String] { received.withLock { $0.map(\.message) } }
+
+        func first(containing text: String) -> ContinuousClock.Instant? {
+            received.withLock { $0.first { $0.message.contains(text) }?.at }
+        }
+
+        func close() {
+            _ = Glibc.close(descriptor)
+            unlink(path)
+        }
+    }
+
+    @Test(
+        "READY=1 only once the API answers with the instance registered; WATCHDOG=1 keeps coming; STOPPING=1 on SIGTERM"
+    )
+    func notifications() async throws {
+        let socket = try NotifySocket()
+        defer { socket.close() }
+        let done = Mutex(false)
+        let listener = Task { try await socket.listen { done.withLock { $0 } } }
+        defer { done.withLock { $0 = true } }
+
+        let cluster = "systemd-\(UUID().uuidString.prefix(8).lowercased())"
+        let agent = try BerthAgentProcess(
+            cluster: cluster,
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "2000000"]
+        )
+        defer { agent.removeDirectory() }
+        // Ask the API the moment READY=1 arrives: it must already answer, with this host registered.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while socket.first(containing: "READY=1") == nil, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(socket.first(containing: "READY=1") != nil, "READY=1 never came: \(socket.messages)")
+        let (status, data) = try await ECSCall.post(
+            agent.endpoint,
+            "ListContainerInstances",
+            #"{"cluster":"\#(cluster)"}"#
+        )
+        #expect(status == 200)
+        #expect(String(decoding: data, as: UTF8.self).contains("container-instance/\(cluster)/"))
+        #expect(socket.messages.contains { $0.hasPrefix("STATUS=starting") })
+
+        // WatchdogSec=2s: pings every half second while the engine answers.
+        try await Task.sleep(for: .seconds(3))
+        let pings = socket.messages.filter { $0 == "WATCHDOG=1" }.count
+        #expect(pings >= 3, "watchdog pings: \(pings)")
+        #expect(socket.messages.contains { $0.contains("STATUS=0 task(s) running") })
+
+        #expect(await agent.terminate() == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(socket.messages.contains { $0.hasPrefix("STOPPING=1") }, "\(socket.messages)")
+        done.withLock { $0 = true }
+        _ = try? await listener.value
+    }
+
+    @Test("the unit passes systemd-analyze verify")
+    func unitFile() async throws {
+        let unit = try String(
+            contentsOf: Self.repository.appendingPathComponent("systemd/berth.service"),
+            encoding: .utf8
+        )
+        for line in [
+            "Type=notify", "NotifyAccess=main", "Restart=on-failure", "RestartPreventExitStatus=5",
+            "After=docker.service",
+            "Wants=docker.service", "WatchdogSec=",
+        ] {
+            #expect(unit.contains(line), "the unit should say \(line)")
+        }
+        #expect(
+            !unit.split(separator: "\n").contains { $0.hasPrefix("EnvironmentFile=") },
+            "Berth reads ecs.config itself"
+        )
+        // Verified as installed, with ExecStart pointing at this build's binary.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("berth-unit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let installed = directory.appendingPathComponent("berth.service")
+        try unit.replacingOccurrences(of: "/usr/bin/berth", with: BerthAgentProcess.binary.path)
+            .write(to: installed, atomically: true, encoding: .utf8)
+        let result = try await offThePool { () throws -> (Int32, String) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+            process.arguments = ["verify", installed.path]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = errors
+            try process.run()
+            let output = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        }
+        #expect(result.0 == 0, "systemd-analyze verify: \(result.1)")
+    }
+}
