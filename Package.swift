@@ -111,6 +111,7 @@ let package = Package(
         .target(
             name: "BerthAPI",
             dependencies: [
+                "BerthAgent",
                 "BerthModel",
                 "BerthAgentChannel",
                 "BerthControlPlane",

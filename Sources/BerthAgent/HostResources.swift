@@ -47,7 +47,8 @@ public struct HostResources: Sendable {
         self.reservedPortsUDP = Set(reservedPortsUDP.map(Int.init))
         self.dynamicPortRange = dynamicPortRange
         self.portIsFree = portIsFree
-        self.nextDynamicPort = Int(dynamicPortRange.start)
+        // A random start: agents started side by side (or restarted) do not all reach for the same first port.
+        self.nextDynamicPort = Int.random(in: Int(dynamicPortRange.start)...Int(dynamicPortRange.end))
     }
 
     /// CPU, memory and fixed host ports of a task, as ECS counts them: the task's own cpu and memory when it

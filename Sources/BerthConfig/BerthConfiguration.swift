@@ -67,6 +67,8 @@ public struct BerthConfiguration: Sendable, Hashable {
     /// BERTH_API_CREDENTIALS_FILE: access keys (the aws CLI's credentials-file format) whose SigV4
     /// signatures the ECS API requires; without it the API takes unsigned requests on loopback only.
     public var apiCredentialsFile: String?
+    /// BERTH_INTROSPECTION_LISTEN: the ECS agent's introspection API (`/v1/metadata`, `/v1/tasks`).
+    public var introspectionListen: ListenAddress = .defaultIntrospection
     /// BERTH_STOPPED_TASK_RETENTION: how long STOPPED tasks stay describable (at least 1h, as in ECS).
     public var stoppedTaskRetention: Duration = .seconds(3600)
 
@@ -82,4 +84,5 @@ public struct BerthConfiguration: Sendable, Hashable {
 extension ListenAddress {
     /// 127.0.0.1:51680: loopback only, beside the agent's introspection (51678) and task metadata (51679) ports.
     public static let defaultAPI = ListenAddress(unchecked: "127.0.0.1", port: 51680)
+    public static let defaultIntrospection = ListenAddress(unchecked: "127.0.0.1", port: 51678)
 }

@@ -445,6 +445,13 @@ struct ValueReader {
         configuration.accountID = read(.accountID, default: defaults.accountID) { text in
             refusing { () throws(ModelError) in try AccountID(text) }
         }
+        configuration.introspectionListen = read(.introspectionListen, default: defaults.introspectionListen) { text in
+            do throws(ConfigurationError) {
+                return .accepted(try ListenAddress(parsing: text))
+            } catch {
+                return .refused(reason: error.message)
+            }
+        }
         configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
             text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
         }

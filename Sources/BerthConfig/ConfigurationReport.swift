@@ -62,6 +62,7 @@ public enum ConfigurationReport {
         case .apiListen: configuration.apiListen.description
         case .accountID: configuration.accountID.digits
         case .apiCredentialsFile: configuration.apiCredentialsFile ?? ""
+        case .introspectionListen: configuration.introspectionListen.description
         case .stoppedTaskRetention: GoDuration.format(configuration.stoppedTaskRetention)
         }
     }

@@ -1,3 +1,4 @@
+import BerthAPI
 public import BerthAgent
 import BerthAgentChannel
 public import BerthConfig
@@ -5,6 +6,7 @@ import BerthModel
 import BerthStore
 public import DockerEngine
 import Foundation
+import Hummingbird
 public import Logging
 import ServiceLifecycle
 import SigV4
@@ -52,7 +54,18 @@ public struct AgentDaemon: Sendable {
         let agentStore: any AgentStateStore =
             configuration.checkpoint
             ? try SQLiteAgentStore(directory: configuration.dataDirectory) : try SQLiteAgentStore()
-        let supervision = SystemdSupervision(logger: logger)
+        let supervision = SystemdSupervision(listeners: 2, logger: logger)
+        let introspection = AgentIntrospection(cluster: configuration.cluster.value)
+        let introspectionAddress = configuration.introspectionListen
+        let introspectionAPI = Application(
+            router: IntrospectionRouter.make(source: introspection, version: agentVersion),
+            configuration: ApplicationConfiguration(
+                address: .hostname(introspectionAddress.host, port: introspectionAddress.port),
+                serverName: nil
+            ),
+            onServerRunning: { _ in supervision.apiListening() },
+            logger: logger
+        )
         let controlPlane = try await ControlPlaneServices.make(
             configuration: configuration,
             verifier: verifier,
@@ -69,6 +82,7 @@ public struct AgentDaemon: Sendable {
             agentVersion: agentVersion,
             logger: logger,
             onReady: { ready in
+                introspection.agentReady(ready)
                 let engine = ready.engine
                 supervision.serving {
                     let records = await engine.taskRecords
@@ -82,7 +96,8 @@ public struct AgentDaemon: Sendable {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: controlPlane.services + [
-                    .init(service: agent), .init(service: supervision, successTerminationBehavior: .ignore),
+                    .init(service: introspectionAPI), .init(service: agent),
+                    .init(service: supervision, successTerminationBehavior: .ignore),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

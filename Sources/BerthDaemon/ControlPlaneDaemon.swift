@@ -18,7 +18,7 @@ public struct ControlPlaneDaemon: Sendable {
     /// Runs until SIGTERM or SIGINT. Configuration refusals throw a terminal ``AgentError`` (exit 5).
     public func run() async throws {
         let verifier = try ControlPlaneServices.checkedVerifier(configuration)
-        let supervision = SystemdSupervision(logger: logger)
+        let supervision = SystemdSupervision(listeners: 1, logger: logger)
         let controlPlane = try await ControlPlaneServices.make(
             configuration: configuration,
             verifier: verifier,

@@ -18,21 +18,23 @@ final class SystemdSupervision: Service, Sendable {
     private let lastAnswer = Mutex(ContinuousClock.now)
 
     private struct State {
-        var apiListening = false
+        var listening = 0
+        var listeners = 1
         var probe: Probe?
         var waiter: CheckedContinuation<Probe, Never>?
     }
 
-    /// Readiness needs both ``apiListening()`` and ``serving(probe:)``.
-    init(notifier: SystemdNotifier = SystemdNotifier(), logger: Logger) {
+    /// Readiness needs ``apiListening()`` from each of the `listeners` APIs and ``serving(probe:)``.
+    init(notifier: SystemdNotifier = SystemdNotifier(), listeners: Int, logger: Logger) {
         self.notifier = notifier
         self.logger = logger
+        state.withLock { $0.listeners = listeners }
     }
 
-    /// The API accepts connections.
+    /// One of the APIs accepts connections.
     func apiListening() {
         let resumed = state.withLock { state -> (CheckedContinuation<Probe, Never>, Probe)? in
-            state.apiListening = true
+            state.listening += 1
             return Self.readyWaiter(&state)
         }
         if let (waiter, probe) = resumed { waiter.resume(returning: probe) }
@@ -49,7 +51,9 @@ final class SystemdSupervision: Service, Sendable {
     }
 
     private static func readyWaiter(_ state: inout State) -> (CheckedContinuation<Probe, Never>, Probe)? {
-        guard state.apiListening, let probe = state.probe, let waiter = state.waiter else { return nil }
+        guard state.listening >= state.listeners, let probe = state.probe, let waiter = state.waiter else {
+            return nil
+        }
         state.waiter = nil
         return (waiter, probe)
     }
@@ -69,7 +73,7 @@ final class SystemdSupervision: Service, Sendable {
     private func superviseWhenReady() async throws {
         let probe = await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Probe? in
-                if state.apiListening, let probe = state.probe { return probe }
+                if state.listening >= state.listeners, let probe = state.probe { return probe }
                 state.waiter = continuation
                 return nil
             }

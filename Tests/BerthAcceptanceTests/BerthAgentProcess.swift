@@ -10,6 +10,8 @@ final class BerthAgentProcess: Sendable {
     let directory: URL
     let port: Int
     let endpoint: String
+    /// The introspection API's base URL.
+    let introspection: String
     let log: URL
 
     static var binary: URL {
@@ -33,11 +35,14 @@ final class BerthAgentProcess: Sendable {
         let port = try port ?? Self.freePort()
         self.port = port
         endpoint = "http://127.0.0.1:\(port)"
+        let introspectionPort = try Self.freePort()
+        introspection = "http://127.0.0.1:\(introspectionPort)"
         let configuration = """
             AWS_DEFAULT_REGION=us-east-1
             ECS_CLUSTER=\(cluster)
             ECS_DATADIR=\(directory.path)/data
             BERTH_API_LISTEN=127.0.0.1:\(port)
+            BERTH_INTROSPECTION_LISTEN=127.0.0.1:\(introspectionPort)
             ECS_LOGLEVEL=info
             ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
             \(extraConfiguration)

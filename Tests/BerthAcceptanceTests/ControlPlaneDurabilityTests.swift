@@ -111,7 +111,13 @@ struct ControlPlaneDurabilityTests {
                 }
             }
         }
-        try await Task.sleep(for: .milliseconds(Int.random(in: 150...900)))
+        // The kill comes at a random moment once writes are flowing, however slow the machine is today.
+        let clock = ContinuousClock()
+        let flowing = clock.now + .seconds(30)
+        while acknowledged.state.withLock({ $0.taskDefinitions.count }) < 5, clock.now < flowing {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...600)))
         await first.kill()
         workers.cancel()
         await workers.value

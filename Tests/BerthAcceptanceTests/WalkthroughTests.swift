@@ -27,7 +27,8 @@ struct WalkthroughTests {
         await removeContainers()
     }
 
-    static func removeContainers() async {
+    /// Removes every container labelled for `cluster` (the walkthrough's by default).
+    static func removeContainers(cluster: String = cluster) async {
         let logger = Logger(label: "walkthrough", factory: { _ in SwiftLogNoOpLogHandler() })
         try? await DockerEngineClient.withClient(
             endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
