@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 public import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 public import SigV4
 
@@ -21,7 +22,8 @@ public enum ECSAPIRouter {
     public static func make(
         controlPlane: ControlPlane,
         endpoint: String,
-        verifier: SigV4Verifier? = nil
+        verifier: SigV4Verifier? = nil,
+        metrics: (@Sendable () async -> String)? = nil
     ) -> Router<BasicRequestContext> {
         let operations = ECSOperations(controlPlane: controlPlane, endpoint: endpoint)
         let router = Router()
@@ -29,6 +31,7 @@ public enum ECSAPIRouter {
             await respond(to: request, context: context, operations: operations, verifier: verifier)
         }
         router.post("/", use: handle)
+        if let metrics { MetricsRoute.add(to: router, metrics) }
         return router
     }
 
@@ -61,6 +64,7 @@ public enum ECSAPIRouter {
             }
             try ECSSchema.validate(tree, operation: operation)
             let answer = try await operations.handle(operation, body: body)
+            Self.count(operation, error: nil)
             context.logger.debug(
                 "ECS API request",
                 metadata: ["operation": "\(operation)", "requestId": "\(requestID)"]
@@ -73,9 +77,18 @@ public enum ECSAPIRouter {
                 "ECS API request refused",
                 metadata: ["operation": "\(operation)", "error": "\(error.type)", "message": "\(error.message)"]
             )
+            Self.count(operation, error: error.type)
             let body = (try? JSONEncoder().encode(["__type": error.type, "message": error.message])) ?? Data()
             return response(HTTPResponse.Status(code: error.status), body, requestID: requestID)
         }
+    }
+
+    /// `berth_api_requests_total{operation, error}`; operations outside the model count as `unknown`, so a
+    /// caller cannot invent label values.
+    static func count(_ operation: String, error: String?) {
+        let known = ECSSchema.operationInputs[operation] != nil ? operation : "unknown"
+        Counter(label: "berth_api_requests_total", dimensions: [("operation", known), ("error", error ?? "none")])
+            .increment()
     }
 
     static func verify(_ request: Request, body: Data, with verifier: SigV4Verifier) throws(APIError) {

@@ -17,8 +17,14 @@ public protocol IntrospectionSource: Sendable {
 /// `/v1/tasks?dockerid=` (full or short ID) and `/v1/tasks?taskarn=`; 400 for both or an ambiguous short
 /// ID, 404 for nothing found.
 public enum IntrospectionRouter {
-    public static func make(source: any IntrospectionSource, version: String) -> Router<BasicRequestContext> {
+    /// With `metrics`, `GET /metrics` answers with what it renders (Prometheus text format).
+    public static func make(
+        source: any IntrospectionSource,
+        version: String,
+        metrics: (@Sendable () async -> String)? = nil
+    ) -> Router<BasicRequestContext> {
         let router = Router()
+        if let metrics { MetricsRoute.add(to: router, metrics) }
         let index: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
             json(.ok, ["AvailableCommands": ["/v1/metadata", "/v1/tasks", "/license"]])
         }

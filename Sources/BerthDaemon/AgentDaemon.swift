@@ -8,6 +8,7 @@ public import DockerEngine
 import Foundation
 import Hummingbird
 public import Logging
+public import Prometheus
 import ServiceLifecycle
 import SigV4
 import UnixSignals
@@ -19,10 +20,19 @@ public struct AgentDaemon: Sendable {
     public let agentVersion: String
     public let logger: Logger
 
-    public init(configuration: BerthConfiguration, agentVersion: String, logger: Logger) {
+    /// Where the metrics the layers record are collected, for `/metrics`; nil serves none.
+    public let metrics: PrometheusCollectorRegistry?
+
+    public init(
+        configuration: BerthConfiguration,
+        agentVersion: String,
+        logger: Logger,
+        metrics: PrometheusCollectorRegistry? = nil
+    ) {
         self.configuration = configuration
         self.agentVersion = agentVersion
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Runs until SIGTERM or SIGINT (graceful: task containers keep running), or until a part fails.
@@ -46,6 +56,13 @@ public struct AgentDaemon: Sendable {
         try? await docker.shutdown()
     }
 
+    /// `/metrics` on the introspection API, when a registry collects them.
+    private func renderMetrics(_ introspection: AgentIntrospection) -> (@Sendable () async -> String)? {
+        guard let registry = metrics else { return nil }
+        let rendering = MetricsRendering(registry: registry)
+        return { rendering.render(tasks: await introspection.tasks()) }
+    }
+
     private func runServices(
         docker: DockerEngineClient,
         verifier: SigV4Verifier?,
@@ -58,7 +75,11 @@ public struct AgentDaemon: Sendable {
         let introspection = AgentIntrospection(cluster: configuration.cluster.value)
         let introspectionAddress = configuration.introspectionListen
         let introspectionAPI = Application(
-            router: IntrospectionRouter.make(source: introspection, version: agentVersion),
+            router: IntrospectionRouter.make(
+                source: introspection,
+                version: agentVersion,
+                metrics: renderMetrics(introspection)
+            ),
             configuration: ApplicationConfiguration(
                 address: .hostname(introspectionAddress.host, port: introspectionAddress.port),
                 serverName: nil

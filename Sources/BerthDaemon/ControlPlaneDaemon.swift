@@ -1,6 +1,7 @@
 public import BerthConfig
 import BerthControlPlane
 public import Logging
+public import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -10,9 +11,19 @@ public struct ControlPlaneDaemon: Sendable {
     public let configuration: BerthConfiguration
     public let logger: Logger
 
-    public init(configuration: BerthConfiguration, logger: Logger) {
+    /// Where the API's metrics are collected, for `GET /metrics` on the API port; nil serves none.
+    public let metrics: PrometheusCollectorRegistry?
+
+    public init(configuration: BerthConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) {
         self.configuration = configuration
         self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// `GET /metrics` on the API port, when a registry collects them.
+    private func renderMetrics() -> (@Sendable () async -> String)? {
+        guard let registry = metrics else { return nil }
+        return { registry.emitToString() }
     }
 
     /// Runs until SIGTERM or SIGINT. Configuration refusals throw a terminal ``AgentError`` (exit 5).
@@ -23,6 +34,7 @@ public struct ControlPlaneDaemon: Sendable {
             configuration: configuration,
             verifier: verifier,
             logger: logger,
+            metrics: renderMetrics(),
             onListening: { supervision.apiListening() }
         )
         let plane = controlPlane.controlPlane

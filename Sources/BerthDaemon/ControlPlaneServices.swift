@@ -21,6 +21,7 @@ public struct ControlPlaneServices: Sendable {
         configuration: BerthConfiguration,
         verifier: SigV4Verifier?,
         logger: Logger,
+        metrics: (@Sendable () async -> String)? = nil,
         onListening: @escaping @Sendable () async -> Void = {}
     ) async throws(AgentError) -> ControlPlaneServices {
         let store: any ClusterStore
@@ -49,7 +50,12 @@ public struct ControlPlaneServices: Sendable {
         }
         let listen = configuration.apiListen
         let api = Application(
-            router: ECSAPIRouter.make(controlPlane: controlPlane, endpoint: "http://\(listen)", verifier: verifier),
+            router: ECSAPIRouter.make(
+                controlPlane: controlPlane,
+                endpoint: "http://\(listen)",
+                verifier: verifier,
+                metrics: metrics
+            ),
             configuration: ApplicationConfiguration(
                 address: .hostname(listen.host, port: listen.port),
                 serverName: nil

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 public import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -150,6 +151,44 @@ public final class DockerEngineClient: Sendable {
     /// one of `expected`.
     @discardableResult
     func perform(_ request: Request, timeout: Duration, expected: Set<Int> = []) async throws(DockerError) -> Response {
+        let call = Self.callName(request)
+        let started = ContinuousClock.now
+        do {
+            let response = try await performUnmeasured(request, timeout: timeout, expected: expected)
+            Timer(label: "berth_docker_call_duration_seconds", dimensions: [("call", call)])
+                .recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+            return response
+        } catch {
+            Counter(label: "berth_docker_call_errors_total", dimensions: [("call", call), ("code", "\(error.code)")])
+                .increment()
+            throw error
+        }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    /// A call's name for metrics, without the IDs and names in its path: `POST containers/{id}/start`.
+    static func callName(_ request: Request) -> String {
+        let parts = request.path.split(separator: "/")
+        let template: String
+        switch parts.count {
+        case 0: template = "/"
+        case 1: template = String(parts[0])
+        case 2 where ["create", "json", "prune"].contains(parts[1]): template = "\(parts[0])/\(parts[1])"
+        case 2: template = "\(parts[0])/{id}"
+        default: template = "\(parts[0])/{id}/\(parts[parts.count - 1])"
+        }
+        return "\(request.method.rawValue) \(template)"
+    }
+
+    private func performUnmeasured(
+        _ request: Request,
+        timeout: Duration,
+        expected: Set<Int>
+    ) async throws(DockerError) -> Response {
         let httpRequest = try await makeHTTPRequest(request)
         let httpClient = self.httpClient
         let logger = self.logger

@@ -3,6 +3,8 @@ import BerthAgent
 import BerthConfig
 import BerthDaemon
 import Logging
+import Metrics
+import Prometheus
 
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,9 +23,14 @@ struct AgentCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration(config)
         let logger = bootstrapLogging(configuration)
+        let metrics = bootstrapMetrics()
         try await runDaemon(logger: logger) {
-            try await AgentDaemon(configuration: configuration, agentVersion: BerthVersion.current, logger: logger)
-                .run()
+            try await AgentDaemon(
+                configuration: configuration,
+                agentVersion: BerthVersion.current,
+                logger: logger,
+                metrics: metrics
+            ).run()
         }
     }
 }
@@ -45,8 +52,9 @@ struct ControlPlaneCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration(config)
         let logger = bootstrapLogging(configuration)
+        let metrics = bootstrapMetrics()
         try await runDaemon(logger: logger) {
-            try await ControlPlaneDaemon(configuration: configuration, logger: logger).run()
+            try await ControlPlaneDaemon(configuration: configuration, logger: logger, metrics: metrics).run()
         }
     }
 }
@@ -73,6 +81,13 @@ func bootstrapLogging(_ configuration: BerthConfiguration) -> Logger {
         return handler
     }
     return Logger(label: "berth")
+}
+
+/// swift-metrics into a Prometheus registry, which `/metrics` renders.
+func bootstrapMetrics() -> PrometheusCollectorRegistry {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    return registry
 }
 
 /// Runs a daemon, turning its failure into the exit status systemd acts on: 5 for terminal errors.

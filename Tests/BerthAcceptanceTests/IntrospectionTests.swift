@@ -15,6 +15,37 @@ struct IntrospectionTests {
         return (Int(response.status.code), object ?? [:])
     }
 
+    /// `/metrics` parses as Prometheus text and counts what just happened.
+    static func checkMetrics(_ url: String) async throws {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        #expect(response.status == .ok)
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
+        // name{label="value",...} number; label values are quoted and may hold anything but an unescaped quote.
+        let sample = try Regex(
+            #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf|NaN)$"#
+        )
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.wholeMatch(of: sample) != nil, "not a Prometheus sample: \(line)")
+            if let space = line.lastIndex(of: " ") {
+                samples[String(line[..<space])] = Double(line[line.index(after: space)...])
+            }
+        }
+        #expect(samples[#"berth_tasks{status="RUNNING"}"#] == 1, "\(samples.keys.sorted())")
+        #expect(samples[#"berth_containers{status="RUNNING"}"#] == 1)
+        #expect(
+            samples.contains {
+                $0.key.hasPrefix("berth_api_requests_total") && $0.key.contains(#"operation="RunTask""#)
+                    && $0.value >= 1
+            }
+        )
+        #expect(
+            samples.contains {
+                $0.key.hasPrefix("berth_docker_call_duration_seconds_count") && $0.key.contains("containers/create")
+            }
+        )
+    }
+
     @Test("/v1/metadata, /v1/tasks, by task ARN, by full and short docker ID; 400 and 404 as the ECS agent answers")
     func shapes() async throws {
         let cluster = "introspection-\(UUID().uuidString.prefix(8).lowercased())"
@@ -97,6 +128,8 @@ struct IntrospectionTests {
                 try await Self.get(agent.introspection + "/v1/tasks?taskarn=arn:aws:ecs:us-east-1:1:task/x/y").status
                     == 404
             )
+
+            try await Self.checkMetrics(agent.introspection + "/metrics")
 
             #expect(
                 try await ECSCall.post(agent.endpoint, "StopTask", #"{"cluster":"\#(cluster)","task":"\#(arn)"}"#).0
