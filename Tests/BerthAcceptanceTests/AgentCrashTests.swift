@@ -51,6 +51,8 @@ struct AgentCrashTests {
         var longRunning: Set<String> = []
         var finishing: Set<String> = []
         var stopped: Set<String> = []
+        /// StopTask sent, its answer cut off by the kill: it may or may not have been taken.
+        var maybeStopped: Set<String> = []
     }
 
     static func run(_ trial: Trial, family: String, count: Int) async throws -> [String] {
@@ -134,9 +136,11 @@ struct AgentCrashTests {
                     launched.finishing.formUnion(short)
                     if round % 2 == 1, let victim = long.first {
                         let body = #"{"cluster":"\#(trial.cluster)","task":"\#(victim)","reason":"crash test"}"#
+                        launched.longRunning.remove(victim)
                         if let (status, _) = try? await ECSCall.post(trial.endpoint, "StopTask", body), status == 200 {
-                            launched.longRunning.remove(victim)
                             launched.stopped.insert(victim)
+                        } else {
+                            launched.maybeStopped.insert(victim)
                         }
                     }
                 }
@@ -148,12 +152,15 @@ struct AgentCrashTests {
             expected.longRunning.formUnion(launched.longRunning)
             expected.finishing.formUnion(launched.finishing)
             expected.stopped.formUnion(launched.stopped)
+            expected.maybeStopped.formUnion(launched.maybeStopped)
             try await trial.start()
         }
         #expect(!expected.longRunning.isEmpty)
 
         // Let it settle: every task in the state its kind leads to.
-        let all = Array(expected.longRunning.union(expected.finishing).union(expected.stopped))
+        let all = Array(
+            expected.longRunning.union(expected.finishing).union(expected.stopped).union(expected.maybeStopped)
+        )
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(90)
         var tasks: [String: [String: Any]] = [:]
@@ -161,6 +168,11 @@ struct AgentCrashTests {
             expected.longRunning.allSatisfy { tasks[$0]?["lastStatus"] as? String == "RUNNING" }
                 && expected.finishing.union(expected.stopped).allSatisfy {
                     tasks[$0]?["lastStatus"] as? String == "STOPPED"
+                }
+                && expected.maybeStopped.allSatisfy {
+                    let status = tasks[$0]?["lastStatus"] as? String
+                    return status == "STOPPED"
+                        || (status == "RUNNING" && tasks[$0]?["desiredStatus"] as? String == "RUNNING")
                 }
         }
         repeat {
@@ -182,6 +194,16 @@ struct AgentCrashTests {
             #expect(tasks[arn]?["lastStatus"] as? String == "STOPPED", "\(arn): \(tasks[arn] ?? [:])")
             #expect(tasks[arn]?["stoppedReason"] as? String == "crash test")
         }
+        // Either way it went, it went all the way: running as asked, or stopped for the test's reason.
+        var stillRunning = expected.longRunning
+        for arn in expected.maybeStopped {
+            if tasks[arn]?["lastStatus"] as? String == "STOPPED" {
+                #expect(tasks[arn]?["stoppedReason"] as? String == "crash test", "\(arn): \(tasks[arn] ?? [:])")
+            } else {
+                #expect(tasks[arn]?["desiredStatus"] as? String == "RUNNING", "\(arn): \(tasks[arn] ?? [:])")
+                stillRunning.insert(arn)
+            }
+        }
 
         // Docker agrees: one container per task container, each belonging to a known task; the running
         // tasks' containers run.
@@ -199,7 +221,7 @@ struct AgentCrashTests {
             #expect(known.contains(arn), "container \(container.id) belongs to no task: orphaned")
         }
         #expect(seen.values.allSatisfy { $0 == 1 }, "a container was created twice: \(seen.filter { $0.value > 1 })")
-        for arn in expected.longRunning {
+        for arn in stillRunning {
             let running = containers.filter { $0.labels["com.amazonaws.ecs.task-arn"] == arn && $0.state == "running" }
             #expect(running.count == 2, "\(arn) should have its two containers running")
         }
