@@ -108,7 +108,8 @@ extension ControlPlane {
             guard let definition = taskDefinition(request.taskDefinition) else {
                 throw ClusterError(.client, "Unable to find task definition '\(request.taskDefinition)'.")
             }
-            guard definition.status == .active || request.taskDefinition.contains(":") else {
+            // Deregistered revisions keep their running tasks but start no new ones.
+            guard definition.status == .active else {
                 throw ClusterError(.client, "TaskDefinition is inactive")
             }
             for override in request.overrides.containerOverrides ?? [] {

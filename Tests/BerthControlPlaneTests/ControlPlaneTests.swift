@@ -245,6 +245,12 @@ struct ControlPlaneTests {
         _ = try await plane.deregisterTaskDefinition("app:2")
         #expect(try await plane.describeTaskDefinition("app").revision == 1)
         #expect(try await plane.describeTaskDefinition(two.taskDefinitionArn).status == .inactive)
+        _ = try await plane.createCluster(name: nil)
+        _ = try await plane.registerContainerInstance(registration())
+        let inactive = await #expect(throws: ClusterError.self) {
+            try await plane.launch(TaskLaunch(taskDefinition: "app:2"))
+        }
+        #expect(inactive?.message == "TaskDefinition is inactive")
         #expect(
             await plane.listTaskDefinitions(familyPrefix: "ap", status: .active, descending: false) == [
                 one.taskDefinitionArn
