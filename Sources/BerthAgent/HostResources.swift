@@ -17,12 +17,7 @@ public struct HostResources: Sendable {
     private var nextDynamicPort: Int
 
     /// What a task needs.
-    public struct Demand: Sendable, Hashable {
-        public var cpu = 0
-        public var memory = 0
-        public var ports: Set<Int> = []
-        public var portsUDP: Set<Int> = []
-    }
+    public typealias Demand = ResourceDemand
 
     public enum Admission: Sendable, Hashable {
         /// It fits: the host ports chosen for its dynamic mappings, by container and `port/protocol`.
@@ -51,19 +46,8 @@ public struct HostResources: Sendable {
         self.nextDynamicPort = Int.random(in: Int(dynamicPortRange.start)...Int(dynamicPortRange.end))
     }
 
-    /// CPU, memory and fixed host ports of a task, as ECS counts them: the task's own cpu and memory when it
-    /// sets them, else the sum over its containers (memoryReservation before memory).
-    public static func demand(of task: TaskPayload) -> Demand {
-        var demand = Demand()
-        demand.cpu = task.cpu ?? task.containers.reduce(0) { $0 + ($1.cpu ?? 0) }
-        demand.memory = task.memory ?? task.containers.reduce(0) { $0 + ($1.memoryReservation ?? $1.memory ?? 0) }
-        for mapping in task.containers.flatMap({ $0.portMappings ?? [] }) {
-            let port = task.networkMode == .host ? mapping.containerPort : mapping.fixedHostPort
-            guard let port else { continue }
-            if mapping.transport == .udp { demand.portsUDP.insert(port) } else { demand.ports.insert(port) }
-        }
-        return demand
-    }
+    /// CPU, memory and host ports of a task, as ECS counts them (``ResourceDemand``).
+    public static func demand(of task: TaskPayload) -> Demand { ResourceDemand(of: task) }
 
     public var available: Demand {
         var free = Demand()

@@ -114,6 +114,7 @@ extension ControlPlane: AgentSessionHandler {
 
     func payload(for task: ClusterTask) -> TaskPayload? {
         guard let definition = definitions["\(task.family):\(task.revision)"]?.value else { return nil }
+        let taskLevel = Placement.taskLevelResources(of: definition, overrides: task.overrides)
         var payload = TaskPayload(
             taskArn: task.taskArn,
             clusterArn: task.clusterArn,
@@ -123,8 +124,8 @@ extension ControlPlane: AgentSessionHandler {
             containers: Placement.containers(of: definition, overrides: task.overrides),
             volumes: definition.volumes,
             networkMode: definition.networkMode,
-            cpu: definition.cpu.flatMap(Placement.taskLevelUnits),
-            memory: definition.memory.flatMap(Placement.taskLevelUnits)
+            cpu: taskLevel.cpu,
+            memory: taskLevel.memory
         )
         payload.stoppedReason = task.desiredStatus == .stopped ? task.stoppedReason : nil
         payload.stopCode = task.desiredStatus == .stopped ? task.stopCode : nil

@@ -28,25 +28,31 @@ public enum Placement {
         }
     }
 
-    /// The resources one task of `definition` holds: CPU and memory summed over its containers (or the
-    /// task-level values when set), memoryReservation before memory, and fixed host ports only.
+    /// The resources one task of `definition` holds, counted as the agent counts them: from the payload it
+    /// will receive.
     public static func demand(of definition: TaskDefinition, overrides: TaskOverride = TaskOverride()) -> Reservation {
-        var reservation = Reservation()
-        for container in containers(of: definition, overrides: overrides) {
-            reservation.cpu += container.cpu ?? 0
-            reservation.memory += container.memoryReservation ?? container.memory ?? 0
-            for mapping in container.portMappings ?? [] {
-                guard let port = mapping.fixedHostPort else { continue }
-                if mapping.transport == .udp {
-                    reservation.portsUDP.insert(port)
-                } else {
-                    reservation.ports.insert(port)
-                }
-            }
-        }
-        if let cpu = (overrides.cpu ?? definition.cpu).flatMap(taskLevelUnits) { reservation.cpu = cpu }
-        if let memory = (overrides.memory ?? definition.memory).flatMap(taskLevelUnits) { reservation.memory = memory }
-        return reservation
+        let taskLevel = taskLevelResources(of: definition, overrides: overrides)
+        let payload = TaskPayload(
+            taskArn: "",
+            clusterArn: "",
+            family: definition.family,
+            revision: definition.revision,
+            containers: containers(of: definition, overrides: overrides),
+            volumes: definition.volumes,
+            networkMode: definition.networkMode,
+            cpu: taskLevel.cpu,
+            memory: taskLevel.memory
+        )
+        return ResourceDemand(of: payload)
+    }
+
+    /// The task-level cpu and memory, a caller's overrides first.
+    static func taskLevelResources(of definition: TaskDefinition, overrides: TaskOverride) -> (cpu: Int?, memory: Int?)
+    {
+        (
+            (overrides.cpu ?? definition.cpu).flatMap(taskLevelUnits),
+            (overrides.memory ?? definition.memory).flatMap(taskLevelUnits)
+        )
     }
 
     /// Task-level cpu and memory are strings: "1024", or "1 vCPU" / "2 GB" as the console writes them.

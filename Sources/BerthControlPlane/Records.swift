@@ -47,39 +47,7 @@ public enum InstanceStatus: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// What tasks hold on an instance: the sum over its tasks that are not STOPPED.
-public struct Reservation: Sendable, Hashable, Codable {
-    public var cpu: Int = 0
-    public var memory: Int = 0
-    public var ports: Set<Int> = []
-    public var portsUDP: Set<Int> = []
-
-    public init(cpu: Int = 0, memory: Int = 0, ports: Set<Int> = [], portsUDP: Set<Int> = []) {
-        self.cpu = cpu
-        self.memory = memory
-        self.ports = ports
-        self.portsUDP = portsUDP
-    }
-
-    public var isEmpty: Bool { cpu == 0 && memory == 0 && ports.isEmpty && portsUDP.isEmpty }
-
-    public static func + (lhs: Reservation, rhs: Reservation) -> Reservation {
-        Reservation(
-            cpu: lhs.cpu + rhs.cpu,
-            memory: lhs.memory + rhs.memory,
-            ports: lhs.ports.union(rhs.ports),
-            portsUDP: lhs.portsUDP.union(rhs.portsUDP)
-        )
-    }
-
-    public static func - (lhs: Reservation, rhs: Reservation) -> Reservation {
-        Reservation(
-            cpu: max(0, lhs.cpu - rhs.cpu),
-            memory: max(0, lhs.memory - rhs.memory),
-            ports: lhs.ports.subtracting(rhs.ports),
-            portsUDP: lhs.portsUDP.subtracting(rhs.portsUDP)
-        )
-    }
-}
+public typealias Reservation = ResourceDemand
 
 /// A container instance as stored: what it registered, what its tasks reserve, and how its agent is doing.
 public struct ContainerInstance: Sendable, Hashable, Codable {
