@@ -158,14 +158,7 @@ extension ControlPlane {
         return listed.map(\.containerInstanceArn)
     }
 
-    func querySubject(_ instance: ContainerInstance) -> ClusterQuery.Subject {
-        let onInstance = tasks(onInstance: instance.containerInstanceArn).filter { !$0.isStopped }
-        return ClusterQuery.Subject(
-            instance: instance,
-            taskGroups: Set(onInstance.map(\.group)),
-            runningTasksCount: onInstance.filter { $0.lastStatus == "RUNNING" }.count
-        )
-    }
+    func querySubject(_ instance: ContainerInstance) -> ClusterQuery.Subject { candidate(for: instance).querySubject }
 
     /// Deregisters an instance. Without `force` it is refused while tasks run on it; with it, its tasks are
     /// given up (STOPPED) and its resources freed.

@@ -221,14 +221,16 @@ extension ControlPlane {
         return (placed, failures)
     }
 
+    /// An instance with the groups of its unstopped tasks and its RUNNING count: what placement and the
+    /// query language see of it.
     func candidate(for instance: ContainerInstance) -> Placement.Candidate {
         var groups: [String: Int] = [:]
-        var active = 0
+        var running = 0
         for task in tasks(onInstance: instance.containerInstanceArn) where !task.isStopped {
             groups[task.group, default: 0] += 1
-            active += 1
+            if task.lastStatus == "RUNNING" { running += 1 }
         }
-        return Placement.Candidate(instance: instance, taskGroups: groups, activeTasks: active)
+        return Placement.Candidate(instance: instance, taskGroups: groups, runningTasks: running)
     }
 
     func newTask(

@@ -8,16 +8,17 @@ public enum Placement {
     public struct Candidate: Sendable {
         public var instance: ContainerInstance
         public var taskGroups: [String: Int]
-        public var activeTasks: Int
+        /// Tasks RUNNING there, as the query language's `runningTasksCount` counts them.
+        public var runningTasks: Int
 
-        public init(instance: ContainerInstance, taskGroups: [String: Int], activeTasks: Int) {
+        public init(instance: ContainerInstance, taskGroups: [String: Int], runningTasks: Int) {
             self.instance = instance
             self.taskGroups = taskGroups
-            self.activeTasks = activeTasks
+            self.runningTasks = runningTasks
         }
 
         var querySubject: ClusterQuery.Subject {
-            ClusterQuery.Subject(instance: instance, taskGroups: Set(taskGroups.keys), runningTasksCount: activeTasks)
+            ClusterQuery.Subject(instance: instance, taskGroups: Set(taskGroups.keys), runningTasksCount: runningTasks)
         }
 
         func remaining(_ resource: String) -> Int {
@@ -183,7 +184,6 @@ public enum Placement {
             let pick = choose(among: eligible, candidates, group: group, strategies: strategies, using: &generator)
             candidates[pick].instance.reserved = candidates[pick].instance.reserved + demand
             candidates[pick].taskGroups[group, default: 0] += 1
-            candidates[pick].activeTasks += 1
             chosen.append(candidates[pick].instance.containerInstanceArn)
         }
         return Decision(instances: chosen, failures: chosen.count == count ? [] : failures)

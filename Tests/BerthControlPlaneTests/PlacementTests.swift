@@ -40,7 +40,7 @@ struct PlacementTests {
     }
 
     static func candidates(_ instances: [ContainerInstance]) -> [Placement.Candidate] {
-        instances.map { Placement.Candidate(instance: $0, taskGroups: [:], activeTasks: 0) }
+        instances.map { Placement.Candidate(instance: $0, taskGroups: [:], runningTasks: 0) }
     }
 
     @Test("binpack by memory fills the fullest instance that still fits; spread by instanceId alternates")
