@@ -78,7 +78,7 @@ public enum ECSAPIRouter {
                 metadata: ["operation": "\(operation)", "error": "\(error.type)", "message": "\(error.message)"]
             )
             Self.count(operation, error: error.type)
-            let body = (try? JSONEncoder().encode(["__type": error.type, "message": error.message])) ?? Data()
+            let body = (try? ECSOperations.encoder.encode(["__type": error.type, "message": error.message])) ?? Data()
             return response(HTTPResponse.Status(code: error.status), body, requestID: requestID)
         }
     }

@@ -86,9 +86,7 @@ public enum IntrospectionRouter {
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
+        let data = (try? ECSOperations.encoder.encode(body)) ?? Data("{}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

@@ -21,7 +21,7 @@ struct AgentCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let configuration = try loadConfiguration(config)
+        let configuration = try loadConfiguration(config).configuration
         let logger = bootstrapLogging(configuration)
         let metrics = bootstrapMetrics()
         try await runDaemon(logger: logger) {
@@ -50,7 +50,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let configuration = try loadConfiguration(config)
+        let configuration = try loadConfiguration(config).configuration
         let logger = bootstrapLogging(configuration)
         let metrics = bootstrapMetrics()
         try await runDaemon(logger: logger) {
@@ -60,7 +60,7 @@ struct ControlPlaneCommand: AsyncParsableCommand {
 }
 
 /// The configuration file and the environment, or exit 5 with the errors; warnings go to standard error.
-func loadConfiguration(_ path: String?) throws -> BerthConfiguration {
+func loadConfiguration(_ path: String?) throws -> LoadedConfiguration {
     let loaded: LoadedConfiguration
     do {
         loaded = try ConfigurationLoader.load(ConfigurationSource(path: path))
@@ -69,7 +69,7 @@ func loadConfiguration(_ path: String?) throws -> BerthConfiguration {
         throw ExitCode(ExitStatus.terminalConfiguration)
     }
     for warning in loaded.warnings { printToStandardError(warning.description) }
-    return loaded.configuration
+    return loaded
 }
 
 /// Log lines on standard error at ECS_LOGLEVEL.

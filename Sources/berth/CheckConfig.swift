@@ -23,14 +23,7 @@ struct CheckConfig: AsyncParsableCommand {
     var docker = false
 
     func run() async throws {
-        let loaded: LoadedConfiguration
-        do {
-            loaded = try ConfigurationLoader.load(ConfigurationSource(path: config))
-        } catch {
-            printToStandardError(error.description)
-            throw ExitCode(ExitStatus.terminalConfiguration)
-        }
-        for warning in loaded.warnings { printToStandardError(warning.description) }
+        let loaded = try loadConfiguration(config)
         print(ConfigurationReport.render(loaded), terminator: "")
 
         if docker {
