@@ -99,11 +99,11 @@ struct AgentCrashTests {
             } catch {
                 Issue.record("berth log:\n\(trial.logText.suffix(3000))")
                 await trial.kill()
-                await Self.removeContainers(trial, docker)
+                await docker.removeEverything(ofCluster: trial.cluster)
                 throw error
             }
             #expect(await trial.terminate() == 0)
-            await Self.removeContainers(trial, docker)
+            await docker.removeEverything(ofCluster: trial.cluster)
         }
     }
 
@@ -239,10 +239,4 @@ struct AgentCrashTests {
         return arns
     }
 
-    static func removeContainers(_ trial: Trial, _ docker: DockerEngineClient) async {
-        let filters: DockerFilters = ["label": ["com.amazonaws.ecs.cluster=\(trial.cluster)"]]
-        for container in (try? await docker.listContainers(all: true, filters: filters)) ?? [] {
-            try? await docker.removeContainer(container.id, force: true)
-        }
-    }
 }

@@ -27,17 +27,14 @@ struct WalkthroughTests {
         await removeContainers()
     }
 
-    /// Removes every container labelled for `cluster` (the walkthrough's by default).
+    /// Removes every container and volume labelled for `cluster` (the walkthrough's by default).
     static func removeContainers(cluster: String = cluster) async {
         let logger = Logger(label: "walkthrough", factory: { _ in SwiftLogNoOpLogHandler() })
         try? await DockerEngineClient.withClient(
             endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
             logger: logger
         ) { docker in
-            let filters: DockerFilters = ["label": ["com.amazonaws.ecs.cluster=\(cluster)"]]
-            for container in (try? await docker.listContainers(all: true, filters: filters)) ?? [] {
-                _ = try? await docker.removeContainer(container.id, force: true)
-            }
+            await docker.removeEverything(ofCluster: cluster)
         }
     }
 

@@ -54,10 +54,10 @@ struct AgentHarness {
             do {
                 try await body(docker)
             } catch {
-                await removeEverything(of: cluster, docker: docker)
+                await docker.removeEverything(ofCluster: cluster)
                 throw error
             }
-            await removeEverything(of: cluster, docker: docker)
+            await docker.removeEverything(ofCluster: cluster)
         }
     }
 
@@ -153,17 +153,6 @@ struct AgentHarness {
         }
         running.cancel()
         try await running.value
-    }
-
-    static func removeEverything(of cluster: String, docker: DockerEngineClient) async {
-        let filter = ContainerSpec.clusterFilter(cluster)
-        let containers = (try? await docker.listContainers(all: true, filters: filter)) ?? []
-        for container in containers {
-            try? await docker.removeContainer(container.id, removeVolumes: true, force: true)
-        }
-        for volume in (try? await docker.listVolumes(filters: filter)) ?? [] {
-            try? await docker.removeVolume(volume.name, force: true)
-        }
     }
 
     // MARK: Tasks
