@@ -7,7 +7,7 @@ SWIFT ?= swift
 # Every build is warning-free: the same flags for development, tests and CI, so builds never thrash.
 SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 DEV_CONFIG ?= etc/dev/ecs.config
-FORMAT_PATHS := Package.swift Sources Tests
+FORMAT_PATHS := Package.swift Sources Tests Plugins
 
 .PHONY: run test bench setup test-environment build release lint format generate clean
 

@@ -176,6 +176,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Writes the version (VERSION) and git commit into the `berth` executable.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         // The executable: argument parsing and wiring only.
         .executableTarget(
             name: "berth",
@@ -189,7 +191,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            plugins: ["BuildInfo"]
         ),
 
         // `make bench`: Berth against dockerd used directly, in one run.

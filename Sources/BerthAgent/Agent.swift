@@ -44,6 +44,7 @@ public final class Agent: Service {
         store: any AgentStateStore,
         host: HostFacts,
         agentVersion: String,
+        agentHash: String? = nil,
         timing: Timing = Timing(),
         logger: Logger,
         onReady: @escaping @Sendable (Ready) async -> Void = { _ in }
@@ -52,7 +53,12 @@ public final class Agent: Service {
         self.connection = connection
         self.docker = docker
         self.store = store
-        self.registrar = InstanceRegistrar(configuration: configuration, host: host, agentVersion: agentVersion)
+        self.registrar = InstanceRegistrar(
+            configuration: configuration,
+            host: host,
+            agentVersion: agentVersion,
+            agentHash: agentHash
+        )
         self.timing = timing
         self.logger = logger
         self.onReady = onReady

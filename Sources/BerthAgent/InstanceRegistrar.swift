@@ -10,17 +10,21 @@ public struct InstanceRegistrar: Sendable {
     public var configuration: BerthConfiguration
     public var host: HostFacts
     public var agentVersion: String
+    /// The commit the agent was built from, sent as `agentHash`.
+    public var agentHash: String?
     public var backoff: Backoff
 
     public init(
         configuration: BerthConfiguration,
         host: HostFacts,
         agentVersion: String,
+        agentHash: String? = nil,
         backoff: Backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(30))
     ) {
         self.configuration = configuration
         self.host = host
         self.agentVersion = agentVersion
+        self.agentHash = agentHash
         self.backoff = backoff
     }
 
@@ -75,7 +79,7 @@ public struct InstanceRegistrar: Sendable {
             containerInstanceArn: previousArn,
             totalResources: resources,
             attributes: attributes(dockerAPIVersion: docker.flatMap { DockerAPIVersion($0.apiVersion) }),
-            versionInfo: VersionInfo(agentVersion: agentVersion, agentHash: nil, dockerVersion: docker?.version)
+            versionInfo: VersionInfo(agentVersion: agentVersion, agentHash: agentHash, dockerVersion: docker?.version)
         )
     }
 

@@ -18,6 +18,8 @@ import UnixSignals
 public struct AgentDaemon: Sendable {
     public let configuration: BerthConfiguration
     public let agentVersion: String
+    /// The git commit of the build, when known: registered as `agentHash` and shown by introspection.
+    public let agentHash: String?
     public let logger: Logger
 
     /// Where the metrics the layers record are collected, for `/metrics`; nil serves none.
@@ -26,11 +28,13 @@ public struct AgentDaemon: Sendable {
     public init(
         configuration: BerthConfiguration,
         agentVersion: String,
+        agentHash: String? = nil,
         logger: Logger,
         metrics: PrometheusCollectorRegistry? = nil
     ) {
         self.configuration = configuration
         self.agentVersion = agentVersion
+        self.agentHash = agentHash
         self.logger = logger
         self.metrics = metrics
     }
@@ -77,7 +81,7 @@ public struct AgentDaemon: Sendable {
         let introspectionAPI = Application(
             router: IntrospectionRouter.make(
                 source: introspection,
-                version: agentVersion,
+                version: agentHash.map { "\(agentVersion) (\($0))" } ?? agentVersion,
                 metrics: renderMetrics(introspection)
             ),
             configuration: ApplicationConfiguration(
@@ -101,6 +105,7 @@ public struct AgentDaemon: Sendable {
             store: agentStore,
             host: try HostFacts.current(),
             agentVersion: agentVersion,
+            agentHash: agentHash,
             logger: logger,
             onReady: { ready in
                 introspection.agentReady(ready)

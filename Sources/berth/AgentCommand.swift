@@ -27,7 +27,8 @@ struct AgentCommand: AsyncParsableCommand {
         try await runDaemon(logger: logger) {
             try await AgentDaemon(
                 configuration: configuration,
-                agentVersion: BerthVersion.current,
+                agentVersion: BuildInfo.version,
+                agentHash: BuildInfo.commit,
                 logger: logger,
                 metrics: metrics
             ).run()
@@ -101,10 +102,6 @@ func runDaemon(logger: Logger, _ body: () async throws -> Void) async throws {
         logger.error("berth stopped", metadata: ["error": "\(error)"])
         throw ExitCode.failure
     }
-}
-
-enum BerthVersion {
-    static let current = "0.1.0"
 }
 
 extension Logger.Level {

@@ -62,7 +62,12 @@ struct IntrospectionTests {
             #expect(
                 (metadata.json["ContainerInstanceArn"] as? String)?.contains("container-instance/\(cluster)/") == true
             )
-            #expect((metadata.json["Version"] as? String)?.hasPrefix("Berth Agent - v") == true)
+            // The version and the commit of the build, as the ECS agent shows its own.
+            let version = try #require(metadata.json["Version"] as? String)
+            #expect(
+                version.wholeMatch(of: /Berth Agent - v\d+\.\d+\.\d+ \([0-9a-f]{12}(-dirty)?\)/) != nil,
+                "\(version)"
+            )
 
             let definition =
                 #"{"family":"peek","containerDefinitions":[{"name":"web","image":"\#(TestEnvironment.localImage)","memory":8,"command":["sleep","3600"],"stopTimeout":1,"portMappings":[{"containerPort":80,"hostPort":0}]}]}"#
