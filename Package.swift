@@ -98,10 +98,10 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // systemd's notification protocol over CSystemd.
+        // systemd's notification protocol and the journal log handler, over CSystemd.
         .target(
             name: "BerthSystemd",
-            dependencies: ["CSystemd"],
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // AWS Signature Version 4 verification (swift-crypto).
@@ -187,6 +187,7 @@ let package = Package(
                 "BerthAgent",
                 "BerthConfig",
                 "BerthDaemon",
+                "BerthSystemd",
                 "DockerEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -215,6 +216,14 @@ let package = Package(
             dependencies: [
                 "BerthModel",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BerthSystemdTests",
+            dependencies: [
+                "BerthSystemd",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

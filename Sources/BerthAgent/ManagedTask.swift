@@ -77,7 +77,7 @@ actor ManagedTask {
         self.owner = owner
         self.savedRecord = saved ? machine.record : nil
         var logger = environment.logger
-        logger[metadataKey: "task"] = "\(machine.record.arn)"
+        logger[metadataKey: "task.arn"] = "\(machine.record.arn)"
         self.logger = logger
         (inbox, inboxContinuation) = AsyncStream.makeStream(of: Envelope.self)
         (outboxSignal, outboxContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -290,7 +290,7 @@ actor ManagedTask {
                     definition: record.definition(of: name),
                     networkMode: networkMode
                 )
-                logger.debug("Started container", metadata: ["container": "\(name)", "docker.id": "\(dockerID)"])
+                logger.info("Started container", metadata: ["container": "\(name)", "docker.id": "\(dockerID)"])
                 return [.started(container: name, observation)]
             } catch  where error.code == .notFound {
                 return [.started(container: name, .missing)]

@@ -70,12 +70,12 @@ public actor TaskEngine: ManagedTaskOwner {
             machine.setRevision(1)
             try await environment.store.save(machine.record)
             if machine.record.isStopped, let reason = machine.record.stoppedReason {
-                logger.warning("Task refused", metadata: ["task": "\(payload.taskArn)", "reason": "\(reason)"])
+                logger.warning("Task refused", metadata: ["task.arn": "\(payload.taskArn)", "reason": "\(reason)"])
             } else {
                 logger.info(
                     "Task received",
                     metadata: [
-                        "task": "\(payload.taskArn)", "family": "\(payload.family):\(payload.revision)",
+                        "task.arn": "\(payload.taskArn)", "family": "\(payload.family):\(payload.revision)",
                         "containers": "\(payload.containers.map(\.name).joined(separator: ","))",
                     ]
                 )
@@ -136,13 +136,16 @@ public actor TaskEngine: ManagedTaskOwner {
                 task.send(.admitted(hostPorts: hostPorts))
             case .wait(let reason):
                 if lastWaitReason[arn] != reason {
-                    logger.info("Task waits for host resources", metadata: ["task": "\(arn)", "reason": "\(reason)"])
+                    logger.info(
+                        "Task waits for host resources",
+                        metadata: ["task.arn": "\(arn)", "reason": "\(reason)"]
+                    )
                     lastWaitReason[arn] = reason
                 }
                 return
             case .impossible(let reason):
                 admissionQueue.removeFirst()
-                logger.warning("Task cannot run on this host", metadata: ["task": "\(arn)", "reason": "\(reason)"])
+                logger.warning("Task cannot run on this host", metadata: ["task.arn": "\(arn)", "reason": "\(reason)"])
                 task.send(.stopRequested(reason: "TaskResourceError: \(reason)", code: .taskFailedToStart))
             }
         }
@@ -262,7 +265,7 @@ public actor TaskEngine: ManagedTaskOwner {
     private func stopStray(_ dockerID: String, task arn: String, container name: String) {
         logger.warning(
             "Stopping a container that runs after its task counted it stopped",
-            metadata: ["task": "\(arn)", "container": "\(name)", "docker.id": "\(dockerID)"]
+            metadata: ["task.arn": "\(arn)", "container": "\(name)", "docker.id": "\(dockerID)"]
         )
         let docker = environment.docker
         let timeout = environment.policy.containerStopTimeout
@@ -333,7 +336,7 @@ public actor TaskEngine: ManagedTaskOwner {
                     "Removed a container no task claims",
                     metadata: [
                         "docker.id": "\(orphan.id)", "name": "\(orphan.names.first ?? "")",
-                        "task": "\(orphan.labels[ContainerSpec.Label.taskArn] ?? "-")",
+                        "task.arn": "\(orphan.labels[ContainerSpec.Label.taskArn] ?? "-")",
                     ]
                 )
             } catch  where error.code == .notFound {

@@ -156,7 +156,7 @@ extension ControlPlane: AgentSessionHandler {
             if released {
                 logger.info(
                     "task stopped",
-                    metadata: ["task": "\(change.taskArn)", "reason": "\(change.reason ?? "")"]
+                    metadata: ["task.arn": "\(change.taskArn)", "reason": "\(change.reason ?? "")"]
                 )
             }
         } catch {

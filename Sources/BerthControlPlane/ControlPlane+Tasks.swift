@@ -211,7 +211,7 @@ extension ControlPlane {
             logger.info(
                 "task placed",
                 metadata: [
-                    "task": "\(task.taskArn)", "instance": "\(task.containerInstanceArn)",
+                    "task.arn": "\(task.taskArn)", "instance": "\(task.containerInstanceArn)",
                     "taskDefinition": "\(task.family):\(task.revision)",
                 ]
             )
@@ -358,7 +358,7 @@ extension ControlPlane {
             }
             return (staged, task)
         }
-        logger.info("task stop requested", metadata: ["task": "\(stopped.taskArn)"])
+        logger.info("task stop requested", metadata: ["task.arn": "\(stopped.taskArn)"])
         if !stopped.isStopped { await deliver([stopped]) }
         return stopped
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BerthAgent
 import BerthConfig
 import BerthDaemon
+import BerthSystemd
 import Logging
 import Metrics
 import Prometheus
@@ -73,13 +74,18 @@ func loadConfiguration(_ path: String?) throws -> LoadedConfiguration {
     return loaded
 }
 
-/// Log lines on standard error at ECS_LOGLEVEL.
+/// Logging at ECS_LOGLEVEL: structured entries in the journal when systemd connected standard error to it
+/// (JOURNAL_STREAM), readable lines on standard error otherwise.
 func bootstrapLogging(_ configuration: BerthConfiguration) -> Logger {
     let level = Logger.Level(configuration.logLevel)
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
+    if Journal.isStandardErrorConnected() {
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, logLevel: level) }
+    } else {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
     }
     return Logger(label: "berth")
 }

@@ -20,12 +20,14 @@ final class BerthAgentProcess: Sendable {
     }
 
     /// Starts `berth agent`; given the `directory` and `port` of an earlier one, it starts again on its state.
+    /// `launcher`, when given, is a program and its arguments that run the binary (given after them).
     init(
         cluster: String,
         directory: URL? = nil,
         port: Int? = nil,
         extraConfiguration: String = "",
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        launcher: [String] = []
     ) throws {
         let directory =
             directory
@@ -54,8 +56,10 @@ final class BerthAgentProcess: Sendable {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         }
         process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["agent", "--config", file.path]
+        // A launcher (a program and its arguments) runs the binary, given as its last arguments.
+        let command = launcher + [Self.binary.path, "agent", "--config", file.path]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
@@ -110,6 +114,40 @@ final class BerthAgentProcess: Sendable {
     static func freePort() throws -> Int {
         for port in (30000...39999).shuffled() where PortProbe.isFree(port, .tcp) { return port }
         throw WaitTimeout("no free port")
+    }
+}
+
+extension BerthAgentProcess {
+    /// RunTask of one task of `taskDefinition`; its ARN.
+    func runTask(cluster: String, taskDefinition: String) async throws -> String {
+        let (status, data) = try await ECSCall.post(
+            endpoint,
+            "RunTask",
+            #"{"cluster":"\#(cluster)","taskDefinition":"\#(taskDefinition)"}"#
+        )
+        #expect(status == 200, "\(String(decoding: data, as: UTF8.self))")
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return try #require((object?["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
+    }
+
+    /// DescribeTasks until the task's lastStatus is `status`; the task as last described.
+    @discardableResult
+    func waitForTask(_ arn: String, cluster: String, status: String) async throws -> [String: Any] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(120)
+        var last: [String: Any] = [:]
+        while clock.now < deadline {
+            let (_, data) = try await ECSCall.post(
+                endpoint,
+                "DescribeTasks",
+                #"{"cluster":"\#(cluster)","tasks":["\#(arn)"]}"#
+            )
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            last = (object?["tasks"] as? [[String: Any]])?.first ?? [:]
+            if last["lastStatus"] as? String == status { return last }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw WaitTimeout("\(arn) did not reach \(status): \(last)")
     }
 }
 

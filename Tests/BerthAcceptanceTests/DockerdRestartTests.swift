@@ -23,64 +23,29 @@ struct DockerdRestartTests {
             let definition =
                 #"{"family":"survivor","containerDefinitions":[{"name":"main","image":"\#(TestEnvironment.localImage)","memory":8,"command":["sleep","3600"]}]}"#
             #expect(try await ECSCall.post(agent.endpoint, "RegisterTaskDefinition", definition).0 == 200)
-            let before = try await runTask(agent, cluster: cluster)
-            try await waitFor(agent, cluster: cluster, before, status: "RUNNING")
+            let before = try await agent.runTask(cluster: cluster, taskDefinition: "survivor")
+            try await agent.waitForTask(before, cluster: cluster, status: "RUNNING")
 
             try await restartDockerd()
 
-            let stopped = try await waitFor(agent, cluster: cluster, before, status: "STOPPED")
+            let stopped = try await agent.waitForTask(before, cluster: cluster, status: "STOPPED")
             let main = (stopped["containers"] as? [[String: Any]])?.first
             #expect(main?["exitCode"] is Int, "the exit code Docker recorded is reported: \(stopped)")
             #expect(stopped["stopCode"] as? String == "EssentialContainerExited")
 
-            let after = try await runTask(agent, cluster: cluster)
-            try await waitFor(agent, cluster: cluster, after, status: "RUNNING")
+            let after = try await agent.runTask(cluster: cluster, taskDefinition: "survivor")
+            try await agent.waitForTask(after, cluster: cluster, status: "RUNNING")
             #expect(
                 try await ECSCall.post(agent.endpoint, "StopTask", #"{"cluster":"\#(cluster)","task":"\#(after)"}"#).0
                     == 200
             )
-            try await waitFor(agent, cluster: cluster, after, status: "STOPPED")
+            try await agent.waitForTask(after, cluster: cluster, status: "STOPPED")
         } catch {
             Issue.record("berth log:\n\(agent.logText.suffix(4000))")
             _ = await agent.terminate()
             throw error
         }
         #expect(await agent.terminate() == 0)
-    }
-
-    func runTask(_ agent: BerthAgentProcess, cluster: String) async throws -> String {
-        let (status, data) = try await ECSCall.post(
-            agent.endpoint,
-            "RunTask",
-            #"{"cluster":"\#(cluster)","taskDefinition":"survivor"}"#
-        )
-        #expect(status == 200)
-        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        return try #require((object?["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
-    }
-
-    @discardableResult
-    func waitFor(
-        _ agent: BerthAgentProcess,
-        cluster: String,
-        _ arn: String,
-        status: String
-    ) async throws -> [String: Any] {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(120)
-        var last: [String: Any] = [:]
-        while clock.now < deadline {
-            let (_, data) = try await ECSCall.post(
-                agent.endpoint,
-                "DescribeTasks",
-                #"{"cluster":"\#(cluster)","tasks":["\#(arn)"]}"#
-            )
-            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            last = (object?["tasks"] as? [[String: Any]])?.first ?? [:]
-            if last["lastStatus"] as? String == status { return last }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        throw WaitTimeout("\(arn) did not reach \(status): \(last)")
     }
 
     /// Stops dockerd (it stops its containers), then starts it again with the project's script.

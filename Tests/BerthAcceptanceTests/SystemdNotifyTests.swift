@@ -10,64 +10,11 @@ struct SystemdNotifyTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// A datagram socket standing in for systemd's NOTIFY_SOCKET, recording what arrives and when.
-    final class NotifySocket: Sendable {
-        let path: String
-        let descriptor: Int32
-        let received = Mutex<[(message: String, at: ContinuousClock.Instant)]>([])
-
-        init() throws {
-            path =
-                FileManager.default.temporaryDirectory.appendingPathComponent(
-                    "berth-notify-\(UUID().uuidString.prefix(8))"
-                ).path
-            descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-            guard descriptor >= 0 else { throw WaitTimeout("socket: \(errno)") }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-                for (index, byte) in path.utf8.enumerated() where index < buffer.count - 1 { buffer[index] = byte }
-            }
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
-            guard bound == 0 else { throw WaitTimeout("bind \(path): \(errno)") }
-            var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        }
-
-        /// Receives until `stop` says so, on a thread of its own.
-        func listen(until stop: @escaping @Sendable () -> Bool) async throws {
-            try await offThePool {
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while !stop() {
-                    let count = recv(self.descriptor, &buffer, buffer.count, 0)
-                    guard count > 0 else { continue }
-                    let text = String(decoding: buffer[0..<count], as: UTF8.self)
-                    self.received.withLock { $0.append((text, .now)) }
-                }
-            }
-        }
-
-        var messages: [String] { received.withLock { $0.map(\.message) } }
-
-        func first(containing text: String) -> ContinuousClock.Instant? {
-            received.withLock { $0.first { $0.message.contains(text) }?.at }
-        }
-
-        func close() {
-            _ = Glibc.close(descriptor)
-            unlink(path)
-        }
-    }
-
     @Test(
         "READY=1 only once the API answers with the instance registered; WATCHDOG=1 keeps coming; STOPPING=1 on SIGTERM"
     )
     func notifications() async throws {
-        let socket = try NotifySocket()
+        let socket = try DatagramSocket()
         defer { socket.close() }
         let done = Mutex(false)
         let listener = Task { try await socket.listen { done.withLock { $0 } } }
