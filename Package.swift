@@ -77,6 +77,7 @@ let package = Package(
                 "BerthAgentChannel",
                 "DockerEngine",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
@@ -118,6 +119,7 @@ let package = Package(
                 "BerthModel",
                 "BerthAgentChannel",
                 "BerthControlPlane",
+                "DockerEngine",
                 "SigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -224,6 +226,16 @@ let package = Package(
             dependencies: [
                 "BerthSystemd",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BerthDaemonTests",
+            dependencies: [
+                "BerthDaemon",
+                "BerthSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

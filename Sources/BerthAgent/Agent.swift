@@ -33,6 +33,7 @@ public final class Agent: Service {
     private let docker: any DockerClient
     private let store: any AgentStateStore
     private let registrar: InstanceRegistrar
+    private let taskMetadata: (any TaskMetadataServing)?
     private let timing: Timing
     private let logger: Logger
     private let onReady: @Sendable (Ready) async -> Void
@@ -45,6 +46,7 @@ public final class Agent: Service {
         host: HostFacts,
         agentVersion: String,
         agentHash: String? = nil,
+        taskMetadata: (any TaskMetadataServing)? = nil,
         timing: Timing = Timing(),
         logger: Logger,
         onReady: @escaping @Sendable (Ready) async -> Void = { _ in }
@@ -59,20 +61,27 @@ public final class Agent: Service {
             agentVersion: agentVersion,
             agentHash: agentHash
         )
+        self.taskMetadata = taskMetadata
         self.timing = timing
         self.logger = logger
         self.onReady = onReady
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await self.runUntilCancelled()
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await self.runUntilCancelled()
+            }
+        } catch  where Task.isShuttingDownGracefully {
+            // Stopped before it was ready (waiting for dockerd, registering): a shutdown, not a failure.
+            logger.info("Agent stopped while starting", metadata: ["error": "\(error)"])
         }
     }
 
     private func runUntilCancelled() async throws(AgentError) {
         await waitForDocker()
         try Task.checkCancellation(or: AgentError(.docker, "cancelled while waiting for dockerd"))
+        let metadataEndpoint = try await serveTaskMetadata()
         let images = ImageManager(
             docker: docker,
             store: store,
@@ -89,7 +98,8 @@ public final class Agent: Service {
                 reporter: ChannelReporter(connection: connection, instanceArn: instance.containerInstanceArn),
                 specContext: ContainerSpec.Context(
                     cluster: configuration.cluster.value,
-                    region: configuration.region.name
+                    region: configuration.region.name,
+                    metadataEndpoint: metadataEndpoint
                 ),
                 policy: TaskStateMachine.Policy(
                     containerStopTimeout: configuration.containerStopTimeout,
@@ -134,6 +144,30 @@ public final class Agent: Service {
     }
 
     // MARK: Loops
+
+    /// Has the task metadata endpoint served on Docker's bridge gateway (loopback when Docker has no bridge
+    /// network: host-mode containers still reach it); its base URL, or nil when none is served.
+    private func serveTaskMetadata() async throws(AgentError) -> String? {
+        guard let taskMetadata else { return nil }
+        let host: String
+        if let gateway = try? await docker.inspectNetwork("bridge").ipv4Gateway {
+            host = gateway
+        } else {
+            host = "127.0.0.1"
+            logger.warning("Docker has no bridge network: task metadata is served on loopback, for host-mode tasks")
+        }
+        do {
+            try await taskMetadata.listen(on: host)
+        } catch {
+            throw AgentError(
+                .host,
+                "the task metadata endpoint cannot listen on \(host):\(taskMetadata.port): \(error)"
+            )
+        }
+        let endpoint = "http://\(host):\(taskMetadata.port)"
+        logger.info("Task metadata endpoint listening", metadata: ["endpoint": "\(endpoint)"])
+        return endpoint
+    }
 
     /// Blocks until dockerd answers, logging once while it does not.
     private func waitForDocker() async {

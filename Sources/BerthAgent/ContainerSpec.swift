@@ -16,6 +16,9 @@ public enum ContainerSpec {
         public static let cluster = "com.amazonaws.ecs.cluster"
     }
 
+    /// Where a container finds its task metadata endpoint.
+    public static let metadataVariable = "ECS_CONTAINER_METADATA_URI_V4"
+
     /// Docker filters that select the containers the agent made for `cluster`.
     public static func clusterFilter(_ cluster: String) -> DockerFilters {
         ["label": ["\(Label.cluster)=\(cluster)"]]
@@ -27,10 +30,14 @@ public enum ContainerSpec {
         public var cluster: String
         /// Set as AWS_DEFAULT_REGION and AWS_REGION unless the task sets them.
         public var region: String
+        /// The task metadata endpoint's base URL (`http://172.17.0.1:51679`), when one is served: each
+        /// container is told its own URL under it as ECS_CONTAINER_METADATA_URI_V4.
+        public var metadataEndpoint: String?
 
-        public init(cluster: String, region: String) {
+        public init(cluster: String, region: String, metadataEndpoint: String? = nil) {
             self.cluster = cluster
             self.region = region
+            self.metadataEndpoint = metadataEndpoint
         }
     }
 
@@ -52,6 +59,11 @@ public enum ContainerSpec {
         let named = Set((definition.environment ?? []).map(\.name))
         for variable in ["AWS_DEFAULT_REGION", "AWS_REGION"] where !named.contains(variable) {
             environment.append("\(variable)=\(context.region)")
+        }
+        if let endpoint = context.metadataEndpoint, let id = container.metadataID,
+            !named.contains(metadataVariable)
+        {
+            environment.append("\(metadataVariable)=\(endpoint)/v4/\(id)")
         }
         configuration.env = environment
         configuration.workingDir = definition.workingDirectory

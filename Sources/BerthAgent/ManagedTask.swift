@@ -2,6 +2,7 @@ public import BerthAgentChannel
 public import BerthModel
 public import DockerEngine
 public import Logging
+import Metrics
 import Synchronization
 
 /// What a task's actor works with.
@@ -402,6 +403,12 @@ actor ManagedTask {
                 if Task.isCancelled { return }
                 do {
                     try await environment.reporter.submit(change)
+                    // From the change on the host to the control plane's acknowledgement, retries included.
+                    let latency = max(0, environment.now().secondsSinceEpoch - change.at.secondsSinceEpoch)
+                    Timer(
+                        label: "berth_state_change_report_duration_seconds",
+                        dimensions: [("status", change.status.rawValue)]
+                    ).recordNanoseconds(Int64(latency * 1_000_000_000))
                     lastSent = change.sequence
                     backoff.reset()
                     send(.acknowledged(sequence: change.sequence))

@@ -63,6 +63,9 @@ public struct ContainerRecord: Sendable, Hashable, Codable {
     /// `ecs-FAMILY-REVISION-NAME-HEX`, chosen and saved before the container is created.
     public var dockerName: String?
     public var dockerID: String?
+    /// The container's key in its task metadata URLs (`/v4/KEY`): random, chosen with the Docker name,
+    /// so that a container can read its own task's metadata and no other's.
+    public var metadataID: String?
     public var knownStatus: ContainerStatus = .none
     public var desiredStatus: DesiredStatus = .running
     /// The status a Docker call in flight is taking the container to; nil when none is.

@@ -307,6 +307,9 @@ public struct TaskStateMachine: Sendable {
                                 makeSuffix()
                             )
                         }
+                        if container.metadataID == nil {
+                            record.containers[index].metadataID = makeSuffix() + makeSuffix()
+                        }
                         record.containers[index].transition = .created
                         actions.append(.create(container: container.name))
                     } else if let dockerID = container.dockerID {

@@ -32,6 +32,7 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case accountID = "BERTH_ACCOUNT_ID"
     case apiCredentialsFile = "BERTH_API_CREDENTIALS_FILE"
     case introspectionListen = "BERTH_INTROSPECTION_LISTEN"
+    case taskMetadataPort = "BERTH_TASK_METADATA_PORT"
     case stoppedTaskRetention = "BERTH_STOPPED_TASK_RETENTION"
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.

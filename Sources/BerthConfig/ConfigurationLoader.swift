@@ -452,6 +452,9 @@ struct ValueReader {
                 return .refused(reason: error.message)
             }
         }
+        configuration.taskMetadataPort = read(.taskMetadataPort, default: defaults.taskMetadataPort) { text in
+            UInt16(text).map { .accepted($0) } ?? .refused(reason: "not a port number from 0 (none) to 65535")
+        }
         configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
             text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
         }

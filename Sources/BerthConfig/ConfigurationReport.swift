@@ -63,6 +63,7 @@ public enum ConfigurationReport {
         case .accountID: configuration.accountID.digits
         case .apiCredentialsFile: configuration.apiCredentialsFile ?? ""
         case .introspectionListen: configuration.introspectionListen.description
+        case .taskMetadataPort: "\(configuration.taskMetadataPort)"
         case .stoppedTaskRetention: GoDuration.format(configuration.stoppedTaskRetention)
         }
     }

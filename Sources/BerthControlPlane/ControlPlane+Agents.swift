@@ -129,6 +129,7 @@ extension ControlPlane: AgentSessionHandler {
         )
         payload.stoppedReason = task.desiredStatus == .stopped ? task.stoppedReason : nil
         payload.stopCode = task.desiredStatus == .stopped ? task.stopCode : nil
+        payload.containerArns = Dictionary(task.containers.map { ($0.name, $0.containerArn) }) { first, _ in first }
         return payload
     }
 

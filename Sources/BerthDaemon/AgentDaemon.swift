@@ -98,6 +98,11 @@ public struct AgentDaemon: Sendable {
             onListening: { supervision.apiListening() }
         )
         try await controlPlane.createCluster(configuration.cluster.value)
+        let metadataSource = AgentTaskMetadata(docker: docker)
+        let metadataServer =
+            configuration.taskMetadataPort == 0
+            ? nil
+            : TaskMetadataServer(port: Int(configuration.taskMetadataPort), source: metadataSource, logger: logger)
         let agent = Agent(
             configuration: configuration,
             connection: InProcessAgentChannel(handler: controlPlane.controlPlane),
@@ -106,9 +111,11 @@ public struct AgentDaemon: Sendable {
             host: try HostFacts.current(),
             agentVersion: agentVersion,
             agentHash: agentHash,
+            taskMetadata: metadataServer,
             logger: logger,
             onReady: { ready in
                 introspection.agentReady(ready)
+                metadataSource.agentReady(ready)
                 let engine = ready.engine
                 supervision.serving {
                     let records = await engine.taskRecords
@@ -124,7 +131,7 @@ public struct AgentDaemon: Sendable {
                 services: controlPlane.services + [
                     .init(service: introspectionAPI), .init(service: agent),
                     .init(service: supervision, successTerminationBehavior: .ignore),
-                ],
+                ] + (metadataServer.map { [.init(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

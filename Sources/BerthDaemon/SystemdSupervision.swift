@@ -11,7 +11,7 @@ final class SystemdSupervision: Service, Sendable {
     /// Says how things are, in one line for STATUS=; it must come back for the watchdog to be fed.
     typealias Probe = @Sendable () async -> String
 
-    private let notifier: SystemdNotifier
+    private let notifier: any ServiceManagerNotifier
     private let logger: Logger
     private let state = Mutex(State())
     /// When the probe last came back.
@@ -25,7 +25,7 @@ final class SystemdSupervision: Service, Sendable {
     }
 
     /// Readiness needs ``apiListening()`` from each of the `listeners` APIs and ``serving(probe:)``.
-    init(notifier: SystemdNotifier = SystemdNotifier(), listeners: Int, logger: Logger) {
+    init(notifier: any ServiceManagerNotifier = SystemdNotifier(), listeners: Int, logger: Logger) {
         self.notifier = notifier
         self.logger = logger
         state.withLock { $0.listeners = listeners }

@@ -18,6 +18,8 @@ public struct TaskPayload: Sendable, Hashable, Codable {
     /// Why the control plane wants it stopped, when it does (StopTask's reason).
     public var stoppedReason: String?
     public var stopCode: TaskStopCode?
+    /// The control plane's ARN of each container, by container name (task metadata shows them).
+    public var containerArns: [String: String]?
 
     public init(
         taskArn: String,

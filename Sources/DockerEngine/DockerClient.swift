@@ -1,3 +1,5 @@
+public import Foundation
+
 /// The Docker Engine calls the agent makes, as a protocol so that the task engine can be tested against an
 /// in-memory daemon. ``DockerEngineClient`` is the real one.
 public protocol DockerClient: Sendable {
@@ -27,6 +29,10 @@ public protocol DockerClient: Sendable {
     func inspectContainer(_ id: String) async throws(DockerError) -> ContainerInspect
     func removeContainer(_ id: String, removeVolumes: Bool, force: Bool) async throws(DockerError)
     func listContainers(all: Bool, filters: DockerFilters) async throws(DockerError) -> [ContainerSummary]
+    /// One sample of a container's resource use, as dockerd's JSON.
+    func containerStats(_ id: String) async throws(DockerError) -> Data
+
+    func inspectNetwork(_ name: String) async throws(DockerError) -> NetworkInspect
 
     func createVolume(_ body: VolumeCreateRequest) async throws(DockerError) -> Volume
     func inspectVolume(_ name: String) async throws(DockerError) -> Volume

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Metrics
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -13,11 +14,39 @@ extension DockerEngineClient {
     /// hangs on the manifest) or between messages (a stalled download); dockerd abandons the pull when the
     /// connection closes. Refused credentials are ``DockerError/Code/unauthorized``; an unknown image or tag
     /// is ``DockerError/Code/notFound``.
+    ///
+    /// Metrics: `berth_image_pull_duration_seconds{result}` (`ok` or the error code) and
+    /// `berth_image_pull_bytes_total`, the layers downloaded.
     public func pullImage(
         _ image: String,
         auth: RegistryAuth? = nil,
         inactivityTimeout: Duration? = nil,
         progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
+    ) async throws(DockerError) -> PullResult {
+        let started = ContinuousClock.now
+        do {
+            let result = try await pullImageUnmeasured(
+                image,
+                auth: auth,
+                inactivityTimeout: inactivityTimeout,
+                progress: progress
+            )
+            Timer(label: "berth_image_pull_duration_seconds", dimensions: [("result", "ok")])
+                .recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+            Counter(label: "berth_image_pull_bytes_total").increment(by: result.downloadedBytes)
+            return result
+        } catch {
+            Timer(label: "berth_image_pull_duration_seconds", dimensions: [("result", "\(error.code)")])
+                .recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+            throw error
+        }
+    }
+
+    private func pullImageUnmeasured(
+        _ image: String,
+        auth: RegistryAuth?,
+        inactivityTimeout: Duration?,
+        progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws(DockerError) -> PullResult {
         guard let reference = ImageReference(image) else {
             throw DockerError(.badRequest, "pull image: '\(image)' is not an image reference")

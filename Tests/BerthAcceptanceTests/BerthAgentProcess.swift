@@ -12,6 +12,7 @@ final class BerthAgentProcess: Sendable {
     let endpoint: String
     /// The introspection API's base URL.
     let introspection: String
+    let metadataPort: Int
     let log: URL
 
     static var binary: URL {
@@ -39,12 +40,16 @@ final class BerthAgentProcess: Sendable {
         endpoint = "http://127.0.0.1:\(port)"
         let introspectionPort = try Self.freePort()
         introspection = "http://127.0.0.1:\(introspectionPort)"
+        // The task metadata endpoint listens on Docker's bridge gateway: a port of its own per agent.
+        let metadataPort = try Self.freePort()
+        self.metadataPort = metadataPort
         let configuration = """
             AWS_DEFAULT_REGION=us-east-1
             ECS_CLUSTER=\(cluster)
             ECS_DATADIR=\(directory.path)/data
             BERTH_API_LISTEN=127.0.0.1:\(port)
             BERTH_INTROSPECTION_LISTEN=127.0.0.1:\(introspectionPort)
+            BERTH_TASK_METADATA_PORT=\(metadataPort)
             ECS_LOGLEVEL=info
             ECS_IMAGE_PULL_BEHAVIOR=prefer-cached
             \(extraConfiguration)

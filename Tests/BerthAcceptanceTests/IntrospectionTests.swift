@@ -17,6 +17,24 @@ struct IntrospectionTests {
 
     /// `/metrics` parses as Prometheus text and counts what just happened.
     static func checkMetrics(_ url: String) async throws {
+        let samples = try await samples(url)
+        #expect(samples[#"berth_tasks{status="RUNNING"}"#] == 1, "\(samples.keys.sorted())")
+        #expect(samples[#"berth_containers{status="RUNNING"}"#] == 1)
+        #expect(
+            samples.contains {
+                $0.key.hasPrefix("berth_api_requests_total") && $0.key.contains(#"operation="RunTask""#)
+                    && $0.value >= 1
+            }
+        )
+        #expect(
+            samples.contains {
+                $0.key.hasPrefix("berth_docker_call_duration_seconds_count") && $0.key.contains("containers/create")
+            }
+        )
+    }
+
+    /// Every sample of `/metrics`, by name and labels; each line must be a well-formed Prometheus sample.
+    static func samples(_ url: String) async throws -> [String: Double] {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
         #expect(response.status == .ok)
         let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
@@ -31,19 +49,7 @@ struct IntrospectionTests {
                 samples[String(line[..<space])] = Double(line[line.index(after: space)...])
             }
         }
-        #expect(samples[#"berth_tasks{status="RUNNING"}"#] == 1, "\(samples.keys.sorted())")
-        #expect(samples[#"berth_containers{status="RUNNING"}"#] == 1)
-        #expect(
-            samples.contains {
-                $0.key.hasPrefix("berth_api_requests_total") && $0.key.contains(#"operation="RunTask""#)
-                    && $0.value >= 1
-            }
-        )
-        #expect(
-            samples.contains {
-                $0.key.hasPrefix("berth_docker_call_duration_seconds_count") && $0.key.contains("containers/create")
-            }
-        )
+        return samples
     }
 
     @Test("/v1/metadata, /v1/tasks, by task ARN, by full and short docker ID; 400 and 404 as the ECS agent answers")

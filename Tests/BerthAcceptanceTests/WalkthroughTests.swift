@@ -23,8 +23,19 @@ struct WalkthroughTests {
             await removeContainers()
             throw error
         }
-        #expect(await agent.terminate() == 0, "SIGTERM ends berth agent with status 0")
+        let status = await agent.terminate()
+        #expect(status == 0, "SIGTERM ends berth agent with status 0: \(agent.logText.suffix(3000))")
         await removeContainers()
+    }
+
+    static func removeImage(_ image: String) async {
+        let logger = Logger(label: "walkthrough", factory: { _ in SwiftLogNoOpLogHandler() })
+        try? await DockerEngineClient.withClient(
+            endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
+            logger: logger
+        ) { docker in
+            _ = try? await docker.removeImage(image, force: true, prune: true)
+        }
     }
 
     /// Removes every container and volume labelled for `cluster` (the walkthrough's by default).
@@ -122,6 +133,8 @@ struct WalkthroughTests {
                     || definition.contains("task-definition/Walkthrough:")
             )
 
+            // Not cached: the agent pulls it from the registry (and counts the pull in /metrics).
+            await Self.removeImage(Self.image)
             let run = try await session.ecs(
                 "run-task",
                 "--cluster",
@@ -144,6 +157,13 @@ struct WalkthroughTests {
             #expect(binding["hostPort"] as? Int == hostPort)
             #expect(binding["containerPort"] as? Int == 80)
             #expect(running["startedAt"] is Double || running["startedAt"] is Int || running["startedAt"] is String)
+
+            // The pull and the reports that got the task here, in the agent's metrics.
+            let samples = try await IntrospectionTests.samples(session.agent.introspection + "/metrics")
+            #expect(samples[#"berth_image_pull_duration_seconds_count{result="ok"}"#] ?? 0 >= 1, "\(samples.keys)")
+            // Its layers are the local test image's, already in Docker: counted, but nothing to download.
+            #expect(samples["berth_image_pull_bytes_total"] == 0)
+            #expect(samples[#"berth_state_change_report_duration_seconds_count{status="RUNNING"}"#] ?? 0 >= 1)
 
             let listedTasks = try await session.ecs("list-tasks", "--cluster", Self.cluster)
             #expect((listedTasks["taskArns"] as? [String])?.contains(taskArn) == true)

@@ -78,6 +78,7 @@ struct ConfigurationLoaderTests {
             BERTH_ACCOUNT_ID=000011112222
             BERTH_API_CREDENTIALS_FILE=/etc/ecs/berth-api-credentials
             BERTH_INTROSPECTION_LISTEN=127.0.0.1:61678
+            BERTH_TASK_METADATA_PORT=61679
             BERTH_STOPPED_TASK_RETENTION=3h
             """
         )
@@ -116,6 +117,7 @@ struct ConfigurationLoaderTests {
         #expect(configuration.accountID.digits == "000011112222")
         #expect(configuration.apiCredentialsFile == "/etc/ecs/berth-api-credentials")
         #expect(configuration.introspectionListen.description == "127.0.0.1:61678")
+        #expect(configuration.taskMetadataPort == 61679)
         #expect(configuration.stoppedTaskRetention == .seconds(3 * 3600))
         #expect(loaded.origin(of: .cluster) == .file(path: "/etc/ecs/ecs.config", line: 1))
         #expect(loaded.origin(of: .accountID) == .file(path: "/etc/ecs/ecs.config", line: 30))

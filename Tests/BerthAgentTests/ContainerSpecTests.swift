@@ -1,0 +1,49 @@
+import BerthAgent
+import BerthModel
+import DockerEngine
+import Testing
+
+@Suite("Container definition to Docker create request")
+struct ContainerSpecTests {
+    static func record(environment: [KeyValuePair]? = nil) -> TaskRecord {
+        var definition = ContainerDefinition(name: "app", image: "busybox")
+        definition.environment = environment
+        var record = TaskRecord(
+            payload: TaskStateMachineTests.payload([definition]),
+            receivedAt: Timestamp(secondsSinceEpoch: 0)
+        )
+        record.containers[0].dockerName = "ecs-web-3-app-5eed"
+        record.containers[0].metadataID = "0123456789abcdef0123456789abcdef01234567"
+        return record
+    }
+
+    static func environment(_ record: TaskRecord, endpoint: String?) throws -> [String] {
+        let context = ContainerSpec.Context(cluster: "default", region: "us-east-1", metadataEndpoint: endpoint)
+        return try ContainerSpec.createRequest(for: "app", of: record, context: context).configuration.env ?? []
+    }
+
+    @Test("each container is told its own task metadata URL, under the endpoint the agent serves")
+    func metadataURL() throws {
+        let environment = try Self.environment(Self.record(), endpoint: "http://172.17.0.1:51679")
+        #expect(
+            environment.contains(
+                "ECS_CONTAINER_METADATA_URI_V4=http://172.17.0.1:51679/v4/0123456789abcdef0123456789abcdef01234567"
+            )
+        )
+        #expect(environment.contains("AWS_REGION=us-east-1"))
+    }
+
+    @Test("no URL when no endpoint is served; the task's own value is left alone")
+    func noMetadataURL() throws {
+        #expect(
+            !(try Self.environment(Self.record(), endpoint: nil)).contains { $0.hasPrefix("ECS_CONTAINER_METADATA") }
+        )
+        let own = Self.record(environment: [KeyValuePair(name: "ECS_CONTAINER_METADATA_URI_V4", value: "mine")])
+        let environment = try Self.environment(own, endpoint: "http://172.17.0.1:51679")
+        #expect(
+            environment.filter { $0.hasPrefix("ECS_CONTAINER_METADATA_URI_V4=") } == [
+                "ECS_CONTAINER_METADATA_URI_V4=mine"
+            ]
+        )
+    }
+}

@@ -1,0 +1,73 @@
+import BerthSystemd
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+@testable import BerthDaemon
+
+/// A service manager that records what it hears, with a short watchdog interval.
+final class RecordingNotifier: ServiceManagerNotifier {
+    let watchdogInterval: Duration?
+    private let heard = Mutex<[(line: String, at: ContinuousClock.Instant)]>([])
+
+    init(watchdogInterval: Duration) {
+        self.watchdogInterval = watchdogInterval
+    }
+
+    var isEnabled: Bool { true }
+
+    func notify(_ lines: [String]) -> Bool {
+        heard.withLock { heard in heard.append(contentsOf: lines.map { ($0, .now) }) }
+        return true
+    }
+
+    func count(_ line: String) -> Int { heard.withLock { $0.filter { $0.line == line }.count } }
+
+    func last(_ line: String) -> ContinuousClock.Instant? { heard.withLock { $0.last { $0.line == line }?.at } }
+}
+
+@Suite("systemd supervision")
+struct SystemdSupervisionTests {
+    @Test("WATCHDOG=1 comes while the engine answers its probe and stops once the probe hangs")
+    func stuckEngineStopsThePings() async throws {
+        let notifier = RecordingNotifier(watchdogInterval: .milliseconds(800))
+        let supervision = SystemdSupervision(
+            notifier: notifier,
+            listeners: 1,
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        )
+        // The probe answers until `stuck`, then never again (as an engine actor stuck in a call would).
+        let stuck = Mutex(false)
+        let hung = Mutex<[CheckedContinuation<Void, Never>]>([])
+        let running = Task { try await supervision.run() }
+        supervision.apiListening()
+        supervision.serving {
+            if stuck.withLock({ $0 }) {
+                await withCheckedContinuation { continuation in hung.withLock { $0.append(continuation) } }
+            }
+            return "1 task(s) running"
+        }
+
+        try await Task.sleep(for: .seconds(1))
+        #expect(notifier.count("READY=1") == 1)
+        let healthy = notifier.count("WATCHDOG=1")
+        #expect(healthy >= 3, "pings while the engine answers: \(healthy)")
+
+        stuck.withLock { $0 = true }
+        // The last answer ages past half the interval within a probe period and a half; after that, none.
+        try await Task.sleep(for: .milliseconds(800))
+        let afterStall = notifier.count("WATCHDOG=1")
+        try await Task.sleep(for: .seconds(1))
+        #expect(notifier.count("WATCHDOG=1") == afterStall, "pings went on with the engine stuck")
+
+        // The engine answers again: the pings come back.
+        stuck.withLock { $0 = false }
+        for continuation in hung.withLock({ $0 }) { continuation.resume() }
+        try await Task.sleep(for: .seconds(1))
+        #expect(notifier.count("WATCHDOG=1") > afterStall, "pings did not come back")
+
+        running.cancel()
+        _ = try? await running.value
+    }
+}
