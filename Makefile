@@ -9,7 +9,10 @@ SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 DEV_CONFIG ?= etc/dev/ecs.config
 FORMAT_PATHS := Package.swift Sources Tests Plugins
 
-.PHONY: run test bench setup test-environment build release lint format generate clean
+VERSION := $(shell tr -d ' \n' < VERSION)
+ARCHITECTURE := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+
+.PHONY: run test bench deb setup test-environment build release lint format generate clean
 
 ## make run: build a release binary and run the agent with the embedded control plane on this machine,
 ## with the development configuration; the ECS API answers on http://127.0.0.1:51680.
@@ -20,13 +23,21 @@ run: setup release
 ## warnings as errors, and run every test, the integration tests against the real dockerd included.
 test: test-environment lint
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	# The debug build packaged (the Swift runtime linked in statically, as `make deb` does).
+	packaging/build-deb.sh --configuration debug
 	$(SWIFT) test --skip-build
 	# Alone, after the others: it restarts dockerd under a running agent.
 	BERTH_TEST_DOCKERD_RESTART=1 $(SWIFT) test --skip-build --filter DockerdRestartTests
+	# The package installed on a clean Debian root.
+	packaging/test-install.sh packaging/berth_$(VERSION)_$(ARCHITECTURE).deb
 
 ## make bench: release build, then Berth against dockerd used directly (not a test; prints figures and ratios).
 bench: test-environment release
 	.build/release/berth-bench
+
+## make deb: packaging/berth_<version>_<arch>.deb from a release build (see packaging/README.md).
+deb: setup
+	packaging/build-deb.sh --configuration release
 
 ## System packages and a running dockerd.
 setup:

@@ -12,6 +12,9 @@ packages=(
     libsystemd-dev       # sd_notify, journald
     libcurl4-openssl-dev # Foundation's networking on Debian
     systemd              # systemd-analyze, to verify the unit
+    dpkg-dev             # dpkg-shlibdeps, for the package's dependencies (make deb)
+    binutils             # strip (make deb)
+    debootstrap          # a clean Debian root to test installing the package in
     pkg-config
     curl
     ca-certificates
