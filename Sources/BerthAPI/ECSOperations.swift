@@ -237,20 +237,49 @@ struct ECSOperations: Sendable {
                 }
                 desired = DesiredStatus(rawValue: text)
             }
-            // Services come with the next issue: no task belongs to one yet.
-            if input.serviceName != nil {
-                return ListOutput(key: "taskArns", page: try Page([], input.nextToken, input.maxResults))
-            }
             let filter = TaskListFilter(
                 cluster: input.cluster,
                 containerInstance: input.containerInstance,
                 family: input.family,
                 startedBy: input.startedBy,
-                desiredStatus: desired
+                desiredStatus: desired,
+                serviceName: input.serviceName
             )
             return ListOutput(
                 key: "taskArns",
                 page: try Page(try await plane.listTasks(filter), input.nextToken, input.maxResults)
+            )
+        },
+        "CreateService": op { (plane, input: CreateServiceRequest) in
+            let request = try input.request()
+            return ["service": ServiceView(try await plane.createService(request), includeTags: true)]
+        },
+        "UpdateService": op { (plane, input: UpdateServiceRequest) in
+            ["service": ServiceView(try await plane.updateService(try input.update()))]
+        },
+        "DeleteService": op { (plane, input: DeleteServiceRequest) in
+            let deleted = try await plane.deleteService(
+                input.service,
+                cluster: input.cluster,
+                force: input.force ?? false
+            )
+            return ["service": ServiceView(deleted)]
+        },
+        "DescribeServices": op { (plane, input: DescribeServicesRequest) in
+            let (found, failures) = try await plane.describeServices(input.services, cluster: input.cluster)
+            let tags = input.include?.contains("TAGS") == true
+            return ServicesOutput(
+                services: found.map { ServiceView($0, includeTags: tags) },
+                failures: failures.map(FailureView.init)
+            )
+        },
+        "ListServices": op { (plane, input: ListServicesRequest) in
+            var arns = try await plane.listServices(cluster: input.cluster)
+            if let strategy = input.schedulingStrategy, strategy != "REPLICA" { arns = [] }
+            if let launchType = input.launchType, launchType != "EC2" { arns = [] }
+            return ListOutput(
+                key: "serviceArns",
+                page: try Page(arns, input.nextToken, input.maxResults, defaultSize: 10)
             )
         },
         "StopTask": op { (plane, input: StopTaskRequest) in

@@ -205,3 +205,127 @@ struct DiscoverPollEndpointRequest: Decodable {
     var containerInstance: String?
     var cluster: String?
 }
+
+struct DeploymentConfigurationInput: Decodable {
+    var maximumPercent: Int?
+    var minimumHealthyPercent: Int?
+    var deploymentCircuitBreaker: DeploymentConfiguration.CircuitBreaker?
+
+    var configuration: DeploymentConfiguration {
+        DeploymentConfiguration(
+            maximumPercent: maximumPercent ?? 200,
+            minimumHealthyPercent: minimumHealthyPercent ?? 100,
+            circuitBreaker: deploymentCircuitBreaker
+        )
+    }
+}
+
+struct CreateServiceRequest: Decodable {
+    var cluster: String?
+    var serviceName: String
+    var taskDefinition: String?
+    var desiredCount: Int?
+    var launchType: String?
+    var schedulingStrategy: String?
+    var deploymentConfiguration: DeploymentConfigurationInput?
+    var placementConstraints: [PlacementConstraint]?
+    var placementStrategy: [PlacementStrategy]?
+    var tags: [Tag]?
+    var loadBalancers: [JSONValue]?
+    var serviceRegistries: [JSONValue]?
+    var networkConfiguration: JSONValue?
+
+    func request() throws(ClusterError) -> ServiceRequest {
+        guard let taskDefinition else {
+            throw ClusterError(.invalidParameter, "A task definition is required for services of the EC2 launch type.")
+        }
+        if let launchType, launchType != "EC2" {
+            throw ClusterError(.invalidParameter, "Berth runs the EC2 launch type only, not \(launchType).")
+        }
+        if !(loadBalancers ?? []).isEmpty || !(serviceRegistries ?? []).isEmpty {
+            throw ClusterError(
+                .invalidParameter,
+                "Berth has no load balancers or service registries to attach a service to."
+            )
+        }
+        if networkConfiguration != nil {
+            throw ClusterError(
+                .invalidParameter,
+                "networkConfiguration is for the awsvpc network mode, which Berth does not run."
+            )
+        }
+        let strategy = schedulingStrategy.flatMap(SchedulingStrategy.init(rawValue:)) ?? .replica
+        guard let desiredCount else {
+            throw ClusterError(
+                .invalidParameter,
+                "desiredCount is required for services with the REPLICA scheduling strategy."
+            )
+        }
+        return ServiceRequest(
+            cluster: cluster,
+            serviceName: serviceName,
+            taskDefinition: taskDefinition,
+            desiredCount: desiredCount,
+            schedulingStrategy: strategy,
+            deploymentConfiguration: deploymentConfiguration?.configuration,
+            placementConstraints: placementConstraints ?? [],
+            placementStrategy: placementStrategy ?? [],
+            tags: tags ?? []
+        )
+    }
+}
+
+struct UpdateServiceRequest: Decodable {
+    var cluster: String?
+    var service: String
+    var desiredCount: Int?
+    var taskDefinition: String?
+    var forceNewDeployment: Bool?
+    var deploymentConfiguration: DeploymentConfigurationInput?
+    var placementConstraints: [PlacementConstraint]?
+    var placementStrategy: [PlacementStrategy]?
+    var loadBalancers: [JSONValue]?
+    var networkConfiguration: JSONValue?
+
+    func update() throws(ClusterError) -> ServiceUpdate {
+        if !(loadBalancers ?? []).isEmpty {
+            throw ClusterError(.invalidParameter, "Berth has no load balancers to attach a service to.")
+        }
+        if networkConfiguration != nil {
+            throw ClusterError(
+                .invalidParameter,
+                "networkConfiguration is for the awsvpc network mode, which Berth does not run."
+            )
+        }
+        return ServiceUpdate(
+            cluster: cluster,
+            service: service,
+            desiredCount: desiredCount,
+            taskDefinition: taskDefinition,
+            forceNewDeployment: forceNewDeployment ?? false,
+            deploymentConfiguration: deploymentConfiguration?.configuration,
+            placementConstraints: placementConstraints,
+            placementStrategy: placementStrategy
+        )
+    }
+}
+
+struct DeleteServiceRequest: Decodable {
+    var cluster: String?
+    var service: String
+    var force: Bool?
+}
+
+struct DescribeServicesRequest: Decodable {
+    var cluster: String?
+    var services: [String]
+    var include: [String]?
+}
+
+struct ListServicesRequest: Decodable {
+    var cluster: String?
+    var nextToken: String?
+    var maxResults: Int?
+    var launchType: String?
+    var schedulingStrategy: String?
+}

@@ -240,3 +240,94 @@ struct TaskView: Encodable {
         tags = includeTags ? task.tags : nil
     }
 }
+
+struct ServicesOutput: Encodable {
+    var services: [ServiceView]
+    var failures: [FailureView]
+}
+
+/// A service as DescribeServices shows it.
+struct ServiceView: Encodable {
+    var serviceArn: String
+    var serviceName: String
+    var clusterArn: String
+    var loadBalancers: [String] = []
+    var serviceRegistries: [String] = []
+    var status: String
+    var desiredCount: Int
+    var runningCount: Int
+    var pendingCount: Int
+    var launchType = "EC2"
+    var taskDefinition: String
+    var deploymentConfiguration: DeploymentConfigurationView
+    var deployments: [DeploymentView]
+    var events: [ServiceEvent]
+    var createdAt: Timestamp
+    var placementConstraints: [PlacementConstraint]
+    var placementStrategy: [PlacementStrategy]
+    var schedulingStrategy: String
+    var enableECSManagedTags = false
+    var propagateTags = "NONE"
+    var enableExecuteCommand = false
+    var tags: [Tag]?
+
+    struct DeploymentConfigurationView: Encodable {
+        var deploymentCircuitBreaker: DeploymentConfiguration.CircuitBreaker
+        var maximumPercent: Int
+        var minimumHealthyPercent: Int
+    }
+
+    struct DeploymentView: Encodable {
+        var id: String
+        var status: String
+        var taskDefinition: String
+        var desiredCount: Int
+        var pendingCount: Int
+        var runningCount: Int
+        var failedTasks: Int
+        var createdAt: Timestamp
+        var updatedAt: Timestamp
+        var launchType = "EC2"
+        var rolloutState: String
+        var rolloutStateReason: String
+    }
+
+    init(_ service: ClusterService, includeTags: Bool = false) {
+        serviceArn = service.serviceArn
+        serviceName = service.serviceName
+        clusterArn = service.clusterArn
+        status = service.status.rawValue
+        desiredCount = service.desiredCount
+        runningCount = service.runningCount
+        pendingCount = service.pendingCount
+        taskDefinition = service.taskDefinition
+        let configuration = service.deploymentConfiguration
+        deploymentConfiguration = DeploymentConfigurationView(
+            deploymentCircuitBreaker: configuration.deploymentCircuitBreaker
+                ?? DeploymentConfiguration.CircuitBreaker(enable: false, rollback: false),
+            maximumPercent: configuration.maximumPercent,
+            minimumHealthyPercent: configuration.minimumHealthyPercent
+        )
+        deployments = service.deployments.map {
+            DeploymentView(
+                id: $0.id,
+                status: $0.status,
+                taskDefinition: $0.taskDefinition,
+                desiredCount: $0.desiredCount,
+                pendingCount: $0.pendingCount,
+                runningCount: $0.runningCount,
+                failedTasks: $0.failedTasks,
+                createdAt: $0.createdAt,
+                updatedAt: $0.updatedAt,
+                rolloutState: $0.rolloutState.rawValue,
+                rolloutStateReason: $0.rolloutStateReason
+            )
+        }
+        events = service.events
+        createdAt = service.createdAt
+        placementConstraints = service.placementConstraints
+        placementStrategy = service.placementStrategy
+        schedulingStrategy = service.schedulingStrategy.rawValue
+        tags = includeTags ? service.tags : nil
+    }
+}

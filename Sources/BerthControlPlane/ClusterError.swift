@@ -12,6 +12,8 @@ public struct ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
         case attributeLimitExceeded = "AttributeLimitExceededException"
         case resourceNotFound = "ResourceNotFoundException"
         case conflict = "ConflictException"
+        case serviceNotFound = "ServiceNotFoundException"
+        case serviceNotActive = "ServiceNotActiveException"
         case limitExceeded = "LimitExceededException"
         /// A real fault: the store failed. The only code answered with 500, which clients retry.
         case server = "ServerException"

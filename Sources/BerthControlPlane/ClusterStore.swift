@@ -9,6 +9,7 @@ public enum RecordKind: String, Sendable, Hashable, CaseIterable, Codable {
     case task
     /// RunTask client tokens, so a retried call answers with the tasks the first one placed.
     case clientToken = "client-token"
+    case service
 }
 
 /// One stored record.

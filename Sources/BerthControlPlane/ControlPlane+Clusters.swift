@@ -81,6 +81,15 @@ extension ControlPlane {
     public func deleteCluster(_ reference: String) async throws(ClusterError) -> ClusterSummary {
         let deleted = try await transact { () throws(ClusterError) -> ([Staged], Cluster) in
             var cluster = try cluster(reference)
+            // Services first: deleting them is what stops their tasks.
+            if services.values.contains(where: {
+                $0.value.clusterArn == cluster.clusterArn && $0.value.status != .inactive
+            }) {
+                throw ClusterError(
+                    .clusterContainsServices,
+                    "The Cluster cannot be deleted while Services are active."
+                )
+            }
             if !instances(in: cluster).isEmpty {
                 throw ClusterError(
                     .clusterContainsContainerInstances,

@@ -17,6 +17,8 @@ public struct TaskLaunch: Sendable, Hashable {
     public var tags: [Tag]
     /// StartTask: the instances to start one task on each; nil for RunTask.
     public var containerInstances: [String]?
+    /// The service scheduler's launches: a service keeps running on a deregistered revision.
+    var forService = false
 
     public init(
         cluster: String? = nil,
@@ -52,19 +54,23 @@ public struct TaskListFilter: Sendable, Hashable {
     public var family: String?
     public var startedBy: String?
     public var desiredStatus: DesiredStatus?
+    /// The service whose tasks to list (by name or ARN).
+    public var serviceName: String?
 
     public init(
         cluster: String? = nil,
         containerInstance: String? = nil,
         family: String? = nil,
         startedBy: String? = nil,
-        desiredStatus: DesiredStatus? = nil
+        desiredStatus: DesiredStatus? = nil,
+        serviceName: String? = nil
     ) {
         self.cluster = cluster
         self.containerInstance = containerInstance
         self.family = family
         self.startedBy = startedBy
         self.desiredStatus = desiredStatus
+        self.serviceName = serviceName
     }
 }
 
@@ -109,7 +115,7 @@ extension ControlPlane {
                 throw ClusterError(.client, "Unable to find task definition '\(request.taskDefinition)'.")
             }
             // Deregistered revisions keep their running tasks but start no new ones.
-            guard definition.status == .active else {
+            guard definition.status == .active || request.forService else {
                 throw ClusterError(.client, "TaskDefinition is inactive")
             }
             for override in request.overrides.containerOverrides ?? [] {
@@ -320,7 +326,11 @@ extension ControlPlane {
             instanceArn = instance.containerInstanceArn
         }
         let desired = filter.desiredStatus ?? .running
+        let group = try filter.serviceName.map { name throws(ClusterError) in
+            try serviceTaskGroup(name, cluster: filter.cluster)
+        }
         return tasks(in: cluster)
+            .filter { task in group.map { $0 == task.group } ?? true }
             .filter { $0.desiredStatus == desired }
             .filter { task in instanceArn.map { $0 == task.containerInstanceArn } ?? true }
             .filter { task in filter.family.map { $0 == task.family } ?? true }

@@ -47,6 +47,7 @@ public actor ControlPlane {
         case definition(TaskDefinition)
         case task(ClusterTask)
         case token(ClientTokenRecord)
+        case service(ClusterService)
         case removeTask(String)
     }
 
@@ -58,6 +59,8 @@ public actor ControlPlane {
     var definitions: [String: Versioned<TaskDefinition>] = [:]
     var tasks: [String: Versioned<ClusterTask>] = [:]
     var tokens: [String: Versioned<ClientTokenRecord>] = [:]
+    /// Services by ARN.
+    var services: [String: Versioned<ClusterService>] = [:]
     /// Open payload streams by instance ARN.
     var sessions: [String: any AgentSession] = [:]
     /// Payloads sent and not yet acknowledged: message ID → the desired status sent for each task.
@@ -82,6 +85,7 @@ public actor ControlPlane {
             metadata: [
                 "clusters": "\(clusters.count)", "instances": "\(instances.count)",
                 "taskDefinitions": "\(definitions.count)", "tasks": "\(tasks.count)",
+                "services": "\(services.count)",
             ]
         )
     }
@@ -211,6 +215,13 @@ public actor ControlPlane {
                     expectedVersion: tokens[value.token]?.version ?? 0,
                     body: try Self.encoder.encode(value)
                 )
+            case .service(let value):
+                return RecordWrite(
+                    kind: .service,
+                    key: value.serviceArn,
+                    expectedVersion: services[value.serviceArn]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
             case .removeTask(let arn):
                 return RecordWrite(kind: .task, key: arn, expectedVersion: tasks[arn]?.version ?? 0, body: nil)
             }
@@ -227,6 +238,7 @@ public actor ControlPlane {
         case .definition(let value): definitions[value.key] = Versioned(value: value, version: version)
         case .task(let value): tasks[value.taskArn] = Versioned(value: value, version: version)
         case .token(let value): tokens[value.token] = Versioned(value: value, version: version)
+        case .service(let value): services[value.serviceArn] = Versioned(value: value, version: version)
         case .removeTask(let arn): tasks[arn] = nil
         }
     }
@@ -247,6 +259,7 @@ public actor ControlPlane {
                 case .taskDefinition: definitions[key] = nil
                 case .task: tasks[key] = nil
                 case .clientToken: tokens[key] = nil
+                case .service: services[key] = nil
                 }
             }
             for record in records { try absorb(record) }
@@ -273,6 +286,9 @@ public actor ControlPlane {
             case .clientToken:
                 let value = try Self.decoder.decode(ClientTokenRecord.self, from: record.body)
                 tokens[record.key] = Versioned(value: value, version: record.version)
+            case .service:
+                let value = try Self.decoder.decode(ClusterService.self, from: record.body)
+                services[record.key] = Versioned(value: value, version: record.version)
             }
         } catch {
             throw ClusterError(.server, "stored \(record.kind.rawValue) '\(record.key)' cannot be read: \(error)")

@@ -68,6 +68,7 @@ public struct ControlPlaneServices: Sendable {
             services: [
                 .init(service: api),
                 .init(service: StoppedTaskExpiry(controlPlane: controlPlane, logger: logger)),
+                .init(service: ServiceSchedulerLoop(controlPlane: controlPlane)),
             ]
         )
     }
@@ -140,6 +141,25 @@ struct StoppedTaskExpiry: Service {
             } catch {
                 logger.warning("cannot expire stopped tasks", metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+/// The service scheduler: a pass over every service each second. Each pass decides from stored state, so
+/// a restart resumes a deployment where it was.
+struct ServiceSchedulerLoop: Service {
+    let controlPlane: ControlPlane
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    await controlPlane.reconcileServices()
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown between two passes.
         }
     }
 }

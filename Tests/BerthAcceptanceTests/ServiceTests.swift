@@ -1,0 +1,202 @@
+import BerthTestSupport
+import DockerEngine
+import Foundation
+import Logging
+import Testing
+
+/// Long-running services with the real aws CLI against `berth agent` on the real dockerd.
+@Suite("aws ecs services against berth agent")
+struct ServiceTests {
+    typealias Session = WalkthroughTests.Session
+
+    static func definition(_ family: String, command: [String]) -> [String: Any] {
+        [
+            "family": family,
+            "containerDefinitions": [
+                [
+                    "name": "app", "image": TestEnvironment.localImage, "memory": 8, "command": command,
+                    "stopTimeout": 1,
+                ]
+            ],
+        ]
+    }
+
+    /// DescribeServices for one service.
+    static func describe(_ session: Session, cluster: String, _ service: String) async throws -> [String: Any] {
+        let answer = try await session.ecs("describe-services", "--cluster", cluster, "--services", service)
+        return try #require((answer["services"] as? [[String: Any]])?.first)
+    }
+
+    /// The service's tasks the scheduler still wants (desired RUNNING), described.
+    static func liveTasks(_ session: Session, cluster: String, _ service: String) async throws -> [[String: Any]] {
+        let (_, listed) = try await ECSCall.post(
+            session.agent.endpoint,
+            "ListTasks",
+            #"{"cluster":"\#(cluster)","serviceName":"\#(service)"}"#
+        )
+        let arns = (try JSONSerialization.jsonObject(with: listed) as? [String: Any])?["taskArns"] as? [String] ?? []
+        guard !arns.isEmpty else { return [] }
+        var tasks: [[String: Any]] = []
+        for chunk in stride(from: 0, to: arns.count, by: 100).map({ Array(arns[$0..<min($0 + 100, arns.count)]) }) {
+            let body = try JSONSerialization.data(withJSONObject: ["cluster": cluster, "tasks": chunk])
+            let (_, data) = try await ECSCall.post(
+                session.agent.endpoint,
+                "DescribeTasks",
+                String(decoding: body, as: UTF8.self)
+            )
+            tasks +=
+                (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["tasks"] as? [[String: Any]] ?? []
+        }
+        return tasks
+    }
+
+    /// Polls DescribeServices until `done` holds, calling `each` on every sample; the last sample.
+    @discardableResult
+    static func waitFor(
+        _ session: Session,
+        cluster: String,
+        _ service: String,
+        seconds: Int = 120,
+        each: ([String: Any]) async throws -> Void = { _ in },
+        until done: ([String: Any]) -> Bool
+    ) async throws -> [String: Any] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(seconds)
+        var last: [String: Any] = [:]
+        while clock.now < deadline {
+            last = try await describe(session, cluster: cluster, service)
+            try await each(last)
+            if done(last) { return last }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        throw WaitTimeout("service \(service) did not get there: \(last)")
+    }
+
+    static func isStable(_ service: [String: Any]) -> Bool {
+        (service["deployments"] as? [Any])?.count == 1
+            && service["runningCount"] as? Int == service["desiredCount"] as? Int
+    }
+
+    @Test(
+        "create-service → services-stable with 3 RUNNING; a new revision rolls out within the bounds; a killed container is replaced; desiredCount 0 stops all; delete-service"
+    )
+    func lifecycle() async throws {
+        let cluster = "services-\(UUID().uuidString.prefix(8).lowercased())"
+        let agent = try BerthAgentProcess(cluster: cluster)
+        defer { agent.removeDirectory() }
+        let session = Session(agent: agent)
+        do {
+            try await agent.waitUntilRegistered(cluster: cluster)
+            let first = try await session.registerTaskDefinition(Self.definition("svc", command: ["sleep", "3600"]))
+            let created = try await session.ecs(
+                "create-service",
+                "--cluster",
+                cluster,
+                "--service-name",
+                "web",
+                "--task-definition",
+                "svc",
+                "--desired-count",
+                "3",
+                "--deployment-configuration",
+                "maximumPercent=200,minimumHealthyPercent=50",
+                "--tags",
+                "key=team,value=berth"
+            )
+            let service = try #require(created["service"] as? [String: Any])
+            #expect(service["serviceArn"] as? String == "arn:aws:ecs:us-east-1:123456789012:service/\(cluster)/web")
+            #expect(service["status"] as? String == "ACTIVE")
+            #expect(service["desiredCount"] as? Int == 3)
+            #expect(service["taskDefinition"] as? String == first)
+            #expect((service["deployments"] as? [[String: Any]])?.first?["status"] as? String == "PRIMARY")
+
+            try await Self.waitFor(session, cluster: cluster, "web", until: Self.isStable)
+            // The CLI's own waiter agrees (it asks at once, and the service is stable).
+            try await session.ecs("wait", "services-stable", "--cluster", cluster, "--services", "web")
+            let stable = try await Self.describe(session, cluster: cluster, "web")
+            let deployment = try #require((stable["deployments"] as? [[String: Any]])?.first)
+            #expect(deployment["rolloutState"] as? String == "COMPLETED")
+            #expect(deployment["runningCount"] as? Int == 3)
+            let events = (stable["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
+            #expect(events.first == "(service web) has reached a steady state.", "\(events)")
+            #expect(events.contains { $0.hasPrefix("(service web) has started 3 tasks: (task ") }, "\(events)")
+            let tasks = try await Self.liveTasks(session, cluster: cluster, "web")
+            #expect(tasks.count == 3)
+            #expect(tasks.allSatisfy { $0["lastStatus"] as? String == "RUNNING" })
+            #expect(tasks.allSatisfy { $0["group"] as? String == "service:web" })
+            #expect(tasks.allSatisfy { $0["startedBy"] as? String == deployment["id"] as? String })
+
+            // A cluster with a service is not deleted.
+            let refused = try await session.failing("delete-cluster", "--cluster", cluster)
+            #expect(refused.contains("ClusterContainsServicesException"), "\(refused)")
+
+            // A new revision: at most 6 tasks alive (200%), at least 2 RUNNING (50%, rounded up) throughout.
+            let second = try await session.registerTaskDefinition(Self.definition("svc", command: ["sleep", "3601"]))
+            try await session.ecs(
+                "update-service",
+                "--cluster",
+                cluster,
+                "--service",
+                "web",
+                "--task-definition",
+                "svc:2"
+            )
+            var samples = 0
+            let rolled = try await Self.waitFor(
+                session,
+                cluster: cluster,
+                "web",
+                each: { _ in
+                    let live = try await Self.liveTasks(session, cluster: cluster, "web")
+                    let running = live.filter { $0["lastStatus"] as? String == "RUNNING" }.count
+                    #expect(live.count <= 6, "more tasks alive than maximumPercent allows: \(live.count)")
+                    #expect(running >= 2, "fewer RUNNING than minimumHealthyPercent allows: \(running)")
+                    samples += 1
+                },
+                until: {
+                    Self.isStable($0)
+                        && ($0["deployments"] as? [[String: Any]])?.first?["taskDefinition"] as? String == second
+                }
+            )
+            #expect(samples >= 1)
+            #expect(rolled["taskDefinition"] as? String == second)
+            let rolledTasks = try await Self.liveTasks(session, cluster: cluster, "web")
+            #expect(rolledTasks.count == 3)
+            #expect(rolledTasks.allSatisfy { $0["taskDefinitionArn"] as? String == second }, "old tasks left")
+
+            // A container killed behind the scheduler's back: its task stops and another takes its place.
+            let victim = try #require(rolledTasks.first)
+            let victimArn = try #require(victim["taskArn"] as? String)
+            let dockerID = try #require((victim["containers"] as? [[String: Any]])?.first?["runtimeId"] as? String)
+            try await DockerEngineClient.withClient(
+                endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
+                logger: Logger(label: "services") { _ in SwiftLogNoOpLogHandler() }
+            ) { docker in try await docker.killContainer(dockerID) }
+            try await agent.waitForTask(victimArn, cluster: cluster, status: "STOPPED")
+            try await Self.waitFor(session, cluster: cluster, "web") { service in
+                Self.isStable(service) && service["runningCount"] as? Int == 3
+            }
+            let replaced = try await Self.liveTasks(session, cluster: cluster, "web")
+            #expect(replaced.count == 3)
+            #expect(!replaced.contains { $0["taskArn"] as? String == victimArn })
+
+            // Scaled to 0: every task stops.
+            try await session.ecs("update-service", "--cluster", cluster, "--service", "web", "--desired-count", "0")
+            try await Self.waitFor(session, cluster: cluster, "web") { $0["runningCount"] as? Int == 0 }
+            #expect(try await Self.liveTasks(session, cluster: cluster, "web").isEmpty)
+
+            let deleted = try await session.ecs("delete-service", "--cluster", cluster, "--service", "web")
+            #expect(["DRAINING", "INACTIVE"].contains((deleted["service"] as? [String: Any])?["status"] as? String))
+            try await Self.waitFor(session, cluster: cluster, "web") { $0["status"] as? String == "INACTIVE" }
+            let listed = try await session.ecs("list-services", "--cluster", cluster)
+            #expect((listed["serviceArns"] as? [String]) == [])
+        } catch {
+            Issue.record("berth log:\n\(agent.logText.suffix(3000))")
+            _ = await agent.terminate()
+            await WalkthroughTests.removeContainers(cluster: cluster)
+            throw error
+        }
+        #expect(await agent.terminate() == 0)
+        await WalkthroughTests.removeContainers(cluster: cluster)
+    }
+}

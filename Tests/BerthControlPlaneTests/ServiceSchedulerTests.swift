@@ -1,0 +1,158 @@
+import BerthModel
+import PropertyBased
+import Testing
+
+@testable import BerthControlPlane
+
+/// The REPLICA scheduler's plan, as a pure function: ECS's bounds hold on every step, and a rollout that
+/// the bounds allow always finishes.
+@Suite("Service scheduler")
+struct ServiceSchedulerTests {
+    static let clusterArn = "arn:aws:ecs:us-east-1:123456789012:cluster/default"
+
+    static func deployment(_ id: String, status: String, desired: Int) -> ServiceDeployment {
+        ServiceDeployment(
+            id: id,
+            status: status,
+            taskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:\(id.count)",
+            desiredCount: desired,
+            pendingCount: 0,
+            runningCount: 0,
+            failedTasks: 0,
+            createdAt: Timestamp(secondsSinceEpoch: 0),
+            updatedAt: Timestamp(secondsSinceEpoch: 0),
+            rolloutState: .inProgress,
+            rolloutStateReason: ""
+        )
+    }
+
+    static func service(desired: Int, maximum: Int, minimum: Int, deployments: [ServiceDeployment]) -> ClusterService {
+        ClusterService(
+            serviceArn: "arn:aws:ecs:us-east-1:123456789012:service/default/web",
+            serviceName: "web",
+            clusterArn: clusterArn,
+            status: .active,
+            desiredCount: desired,
+            taskDefinition: deployments[0].taskDefinition,
+            schedulingStrategy: .replica,
+            deploymentConfiguration: DeploymentConfiguration(maximumPercent: maximum, minimumHealthyPercent: minimum),
+            placementConstraints: [],
+            placementStrategy: [],
+            deployments: deployments,
+            events: [],
+            tags: [],
+            createdAt: Timestamp(secondsSinceEpoch: 0),
+            steady: false,
+            runningCount: 0,
+            pendingCount: 0
+        )
+    }
+
+    static func task(_ number: Int, deployment: String, running: Bool) -> ClusterTask {
+        ClusterTask(
+            taskArn: "arn:aws:ecs:us-east-1:123456789012:task/default/\(number)",
+            clusterArn: clusterArn,
+            taskDefinitionArn: "td",
+            containerInstanceArn: "ci",
+            family: "web",
+            revision: 1,
+            lastStatus: running ? "RUNNING" : "PENDING",
+            desiredStatus: .running,
+            containers: [],
+            overrides: TaskOverride(),
+            group: "service:web",
+            startedBy: deployment,
+            tags: [],
+            createdAt: Timestamp(secondsSinceEpoch: Double(number)),
+            version: 1,
+            reservation: Reservation(),
+            lastSequence: 0
+        )
+    }
+
+    @Test("ECS's worked cases: desired 4 at 50% may stop 2 first; at 200% may start 4 first; 125% of 3 starts none")
+    func workedCases() {
+        let old = Self.deployment("ecs-svc/old", status: "ACTIVE", desired: 4)
+        let new = Self.deployment("ecs-svc/new", status: "PRIMARY", desired: 4)
+        let running = (1...4).map { Self.task($0, deployment: old.id, running: true) }
+        let halfFloor = ServiceScheduler.plan(
+            Self.service(desired: 4, maximum: 100, minimum: 50, deployments: [new, old]),
+            tasks: running,
+            now: Timestamp(secondsSinceEpoch: 10)
+        )
+        #expect(halfFloor.stops.count == 2)
+        #expect(halfFloor.starts.map(\.count) == [2])
+        let doubleCeiling = ServiceScheduler.plan(
+            Self.service(desired: 4, maximum: 200, minimum: 100, deployments: [new, old]),
+            tasks: running,
+            now: Timestamp(secondsSinceEpoch: 10)
+        )
+        #expect(doubleCeiling.stops.isEmpty)
+        #expect(doubleCeiling.starts.map(\.count) == [4])
+        let three = (1...3).map { Self.task($0, deployment: old.id, running: true) }
+        let tight = ServiceScheduler.plan(
+            Self.service(desired: 3, maximum: 125, minimum: 100, deployments: [new, old]),
+            tasks: three,
+            now: Timestamp(secondsSinceEpoch: 10)
+        )
+        #expect(tight.starts.isEmpty && tight.stops.isEmpty)
+        #expect(tight.stuck)
+    }
+
+    @Test(
+        "every step keeps RUNNING at or above the floor and alive tasks at or under the ceiling; rollouts the bounds allow finish"
+    )
+    func boundsAndProgress() async {
+        let scenarios = Gen.int(in: 0...1_000_000).array(of: 6...6)
+        await propertyCheck(count: 200, input: scenarios) { numbers in
+            let desired = numbers[0] % 9
+            let maximum = [100, 125, 150, 200][numbers[1] % 4]
+            let minimum = [0, 50, 75, 100][numbers[2] % 4]
+            let oldCount = numbers[3] % 3
+            var deployments = [Self.deployment("ecs-svc/p", status: "PRIMARY", desired: desired)]
+            for index in 0..<oldCount {
+                deployments.append(Self.deployment("ecs-svc/o\(index)", status: "ACTIVE", desired: desired))
+            }
+            var service = Self.service(desired: desired, maximum: maximum, minimum: minimum, deployments: deployments)
+            var tasks: [ClusterTask] = []
+            var next = 1
+            for index in 0..<(numbers[4] % 10) {
+                let deployment = deployments[(numbers[5] + index) % deployments.count].id
+                tasks.append(Self.task(next, deployment: deployment, running: (numbers[5] >> index) & 1 == 0))
+                next += 1
+            }
+            let floor = service.deploymentConfiguration.minimumHealthyTasks(desired: desired)
+            let ceiling = service.deploymentConfiguration.maximumTasks(desired: desired)
+            for step in 0..<40 {
+                let plan = ServiceScheduler.plan(service, tasks: tasks, now: Timestamp(secondsSinceEpoch: Double(step)))
+                let runningBefore = tasks.filter { $0.lastStatus == "RUNNING" }.count
+                let stopped = Set(plan.stops.map(\.taskArn))
+                tasks.removeAll { stopped.contains($0.taskArn) }
+                let runningAfter = tasks.filter { $0.lastStatus == "RUNNING" }.count
+                #expect(runningAfter >= min(runningBefore, floor), "stops broke the floor at step \(step)")
+                let starts = plan.starts.reduce(0) { $0 + $1.count }
+                if starts > 0 { #expect(tasks.count + starts <= ceiling, "starts broke the ceiling at step \(step)") }
+                // What was pending is now RUNNING; what was started is pending.
+                for index in tasks.indices { tasks[index].lastStatus = "RUNNING" }
+                for start in plan.starts {
+                    for _ in 0..<start.count {
+                        tasks.append(Self.task(next, deployment: start.deployment, running: false))
+                        next += 1
+                    }
+                }
+                service = plan.service
+                if plan.stuck { break }
+            }
+            let deadlocked = maximum == 100 && minimum == 100 && oldCount > 0 && desired > 0
+            if !deadlocked {
+                let final = ServiceScheduler.plan(service, tasks: tasks, now: Timestamp(secondsSinceEpoch: 100))
+                #expect(final.service.deployments.count == 1, "old deployments left: \(numbers)")
+                #expect(
+                    final.service.runningCount == desired,
+                    "running \(final.service.runningCount) of \(desired): \(numbers)"
+                )
+                #expect(final.service.deployments.first?.rolloutState == .completed)
+            }
+        }
+    }
+}
