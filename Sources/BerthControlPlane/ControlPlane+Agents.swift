@@ -203,6 +203,7 @@ extension ControlPlane: AgentSessionHandler {
             container.healthStatus = report.healthStatus ?? container.healthStatus
             task.containers[index] = container
         }
+        task.healthStatus = Self.taskHealth(task.containers)
         task.version += 1
     }
 }
@@ -240,5 +241,16 @@ extension ControlPlane {
         } catch {
             throw ClusterError(error.code == .unavailable ? .server : .invalidParameter, error.message)
         }
+    }
+}
+
+extension ControlPlane {
+    /// A task's health, as ECS derives it from its essential containers with health checks: UNHEALTHY when
+    /// any is, HEALTHY when all are, UNKNOWN otherwise; nil when none has a health check.
+    static func taskHealth(_ containers: [TaskContainer]) -> HealthStatus? {
+        let checked = containers.filter(\.essential).compactMap(\.healthStatus)
+        guard !checked.isEmpty else { return nil }
+        if checked.contains(.unhealthy) { return .unhealthy }
+        return checked.allSatisfy { $0 == .healthy } ? .healthy : .unknown
     }
 }

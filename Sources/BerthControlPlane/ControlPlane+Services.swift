@@ -308,7 +308,28 @@ extension ControlPlane {
                 let mine = tasks.values.map(\.value).filter {
                     $0.clusterArn == service.clusterArn && $0.group == group
                 }
-                var plan = ServiceScheduler.plan(service, tasks: mine, now: now)
+                let draining = Set(
+                    instances.values.map(\.value)
+                        .filter { $0.clusterArn == service.clusterArn && $0.status == .draining }
+                        .map(\.containerInstanceArn)
+                )
+                var plan = ServiceScheduler.plan(service, tasks: mine, drainingInstances: draining, now: now)
+                for news in plan.news { plan.service.record(news, at: now, id: Self.newID()) }
+                if let previous = plan.service.rollback {
+                    // The circuit breaker's rollback: the last completed task definition, as a new deployment.
+                    for index in plan.service.deployments.indices
+                    where plan.service.deployments[index].status == "PRIMARY" {
+                        plan.service.deployments[index].status = "ACTIVE"
+                    }
+                    plan.service.deployments.insert(
+                        newDeployment(previous, desired: plan.service.desiredCount, now: now),
+                        at: 0
+                    )
+                    plan.service.taskDefinition = previous
+                    plan.service.rollback = nil
+                    plan.service.consecutiveFailures = 0
+                    plan.service.restartNotBefore = nil
+                }
                 if plan.stuck {
                     plan.service.record(
                         "was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.",
@@ -341,9 +362,12 @@ extension ControlPlane {
                 let task = try await stopTask(
                     stop.taskArn,
                     cluster: service.clusterArn,
-                    reason: "Scaling activity initiated by (deployment \(stop.deployment))",
+                    reason: stop.reason,
                     stopCode: .serviceSchedulerInitiated
                 )
+                if stop.reason == "Task failed container health checks" {
+                    await recordEvent(arn, "(task \(task.id)) failed container health checks.")
+                }
                 stoppedIDs.append(task.id)
             } catch {
                 logger.warning(

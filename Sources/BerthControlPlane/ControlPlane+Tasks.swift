@@ -284,6 +284,7 @@ extension ControlPlane {
             memory: String(demand.memory),
             tags: request.tags,
             createdAt: now,
+            healthStatus: Self.taskHealth(containers),
             version: 1,
             reservation: demand,
             acknowledgedDesiredStatus: nil,

@@ -60,6 +60,8 @@ public struct ServiceDeployment: Sendable, Hashable, Codable {
     public var pendingCount: Int
     public var runningCount: Int
     public var failedTasks: Int
+    /// Of the failed tasks, those that never reached RUNNING (the restart delay counts them).
+    public var startFailures: Int?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
     public var rolloutState: RolloutState
@@ -95,6 +97,13 @@ public struct ClusterService: Sendable, Hashable, Codable {
     /// Counts as ECS shows them on the service, across its deployments.
     public var runningCount: Int
     public var pendingCount: Int
+    /// The task definition of the last deployment that completed: where a circuit breaker rolls back to.
+    public var lastCompletedTaskDefinition: String?
+    /// Set by the circuit breaker: the task definition a new deployment rolls back to.
+    public var rollback: String?
+    /// Failures of the PRIMARY's tasks in a row, and when starting may be tried again (the restart delay).
+    public var consecutiveFailures: Int?
+    public var restartNotBefore: Timestamp?
 
     public static let eventLimit = 100
 

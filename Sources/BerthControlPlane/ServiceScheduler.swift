@@ -5,30 +5,41 @@ public import BerthModel
 /// rollout state, status). The control plane applies a plan and asks again; nothing is remembered between
 /// two plans but what is stored, so a restart in the middle of a deployment resumes it.
 ///
-/// The bounds are ECS's: the PRIMARY deployment is brought to `desiredCount`; while older deployments have
-/// tasks, at most `maximumPercent` of desiredCount (rounded down) tasks are alive, and tasks are stopped only
-/// while at least `minimumHealthyPercent` of desiredCount (rounded up) stay RUNNING.
+/// The bounds are ECS's: the PRIMARY deployment is brought to `desiredCount`; while older deployments (or
+/// DRAINING instances) have tasks, at most `maximumPercent` of desiredCount (rounded down) tasks are alive,
+/// and RUNNING tasks are stopped only while at least `minimumHealthyPercent` of desiredCount (rounded up)
+/// healthy ones stay. A task is healthy when RUNNING and, if its essential containers have health checks,
+/// when they pass; an UNHEALTHY one is replaced.
 public enum ServiceScheduler {
+    public struct Stop: Sendable, Hashable {
+        public var taskArn: String
+        public var reason: String
+    }
+
+    public struct Start: Sendable, Hashable {
+        public var deployment: String
+        public var taskDefinition: String
+        public var count: Int
+    }
+
     public struct Plan: Sendable, Hashable {
-        /// Tasks to stop, with the deployment that stops them (for the stop reason).
-        public var stops: [(taskArn: String, deployment: String)]
-        /// Tasks to start for a deployment.
-        public var starts: [(deployment: String, taskDefinition: String, count: Int)]
+        public var stops: [Stop]
+        public var starts: [Start]
         public var service: ClusterService
         /// Set when the bounds allow neither a start nor a stop while the rollout is not done.
         public var stuck: Bool
+        /// What happened to the rollout on this pass, for the service's events.
+        public var news: [String]
+    }
 
-        public static func == (lhs: Plan, rhs: Plan) -> Bool {
-            lhs.stops.map(\.taskArn) == rhs.stops.map(\.taskArn) && lhs.service == rhs.service
-                && lhs.starts.map { "\($0.deployment) \($0.count)" }
-                    == rhs.starts.map { "\($0.deployment) \($0.count)" }
-                && lhs.stuck == rhs.stuck
-        }
+    /// The circuit breaker's threshold: half the desired count, at least 3 and at most 200.
+    public static func failureThreshold(desired: Int) -> Int { min(200, max(3, (desired + 1) / 2)) }
 
-        public func hash(into hasher: inout Hasher) {
-            hasher.combine(stops.map(\.taskArn))
-            hasher.combine(service)
-        }
+    /// The wait before starting again after `failures` tasks in a row failed to run: none for the first
+    /// three, then doubling from 10 seconds to 15 minutes.
+    public static func restartDelay(failures: Int) -> Double {
+        guard failures >= 3 else { return 0 }
+        return min(900, 10 * Double(1 << min(failures - 3, 10)))
     }
 
     /// A task is alive while the scheduler still wants it: desired RUNNING and not yet STOPPED.
@@ -36,81 +47,140 @@ public enum ServiceScheduler {
 
     static func isRunning(_ task: ClusterTask) -> Bool { task.lastStatus == "RUNNING" }
 
-    /// The plan for `service` given every task of its group (stopped ones too, for the failure count).
-    public static func plan(_ service: ClusterService, tasks: [ClusterTask], now: Timestamp) -> Plan {
+    static func isHealthy(_ task: ClusterTask) -> Bool {
+        isRunning(task) && (task.healthStatus == nil || task.healthStatus == .healthy)
+    }
+
+    /// A task of the deployment that stopped by itself (not stopped by the scheduler or a user).
+    static func failed(_ task: ClusterTask, of deployment: String) -> Bool {
+        task.startedBy == deployment && task.isStopped && task.stopCode != .serviceSchedulerInitiated
+            && task.stopCode != .userInitiated
+    }
+
+    /// The plan for `service` given every task of its group (stopped ones too, for the failure count) and
+    /// the instances that are DRAINING.
+    public static func plan(
+        _ service: ClusterService,
+        tasks: [ClusterTask],
+        drainingInstances: Set<String> = [],
+        now: Timestamp
+    ) -> Plan {
         var service = service
+        var news: [String] = []
+        guard var primary = service.primary else {
+            return Plan(stops: [], starts: [], service: service, stuck: false, news: [])
+        }
         let desired = service.status == .active ? service.desiredCount : 0
         let configuration = service.deploymentConfiguration
-        let alive = tasks.filter(isAlive)
-        guard let primary = service.primary else {
-            return Plan(stops: [], starts: [], service: service, stuck: false)
-        }
-        let isPrimary: (ClusterTask) -> Bool = { $0.startedBy == primary.id }
-        // Oldest deployments' tasks go first; tasks of no known deployment count as the oldest.
-        let order = Dictionary(service.deployments.enumerated().map { ($1.id, $0) }) { first, _ in first }
-        let older = alive.filter { !isPrimary($0) }.sorted {
-            (order[$0.startedBy ?? ""] ?? Int.max, $0.createdAt) > (order[$1.startedBy ?? ""] ?? Int.max, $1.createdAt)
-        }
-        var stops: [(taskArn: String, deployment: String)] = []
-        var stopped = Set<String>()
-        func stop(_ task: ClusterTask) {
-            stops.append((task.taskArn, primary.id))
-            stopped.insert(task.taskArn)
-        }
 
-        // Tasks that are not RUNNING count for nothing healthy: older ones and the PRIMARY's beyond desired
-        // stop at once (the newest first).
-        for task in older where !isRunning(task) { stop(task) }
-        let primaryAlive = alive.filter(isPrimary)
-        var primaryExcess = primaryAlive.count - desired
-        for task in primaryAlive.sorted(by: { $0.createdAt > $1.createdAt }) where primaryExcess > 0 {
-            if !isRunning(task) {
-                stop(task)
-                primaryExcess -= 1
+        // Failures of the PRIMARY: the circuit breaker counts them all; the restart delay, those that never
+        // reached RUNNING (a task that crashes after running is replaced at once, as in ECS).
+        let failedTasks = tasks.filter { failed($0, of: primary.id) }
+        if failedTasks.count > primary.failedTasks {
+            primary.failedTasks = failedTasks.count
+            primary.updatedAt = now
+        }
+        let neverRan = failedTasks.filter { $0.startedAt == nil }.count
+        if neverRan > (primary.startFailures ?? 0) {
+            service.consecutiveFailures = (service.consecutiveFailures ?? 0) + neverRan - (primary.startFailures ?? 0)
+            primary.startFailures = neverRan
+            let delay = restartDelay(failures: service.consecutiveFailures ?? 0)
+            if delay > 0 {
+                if (service.restartNotBefore ?? now) <= now {
+                    news.append(
+                        "is unable to consistently start tasks successfully. For more information, see the Troubleshooting section."
+                    )
+                }
+                service.restartNotBefore = Timestamp(secondsSinceEpoch: now.secondsSinceEpoch + delay)
             }
         }
-        // RUNNING tasks stop only above the healthy floor.
-        let minimumHealthy = configuration.minimumHealthyTasks(desired: desired)
-        var stoppable = alive.filter { isRunning($0) && !stopped.contains($0.taskArn) }.count - minimumHealthy
-        for task in older where isRunning(task) && stoppable > 0 {
-            stop(task)
+        if let breaker = configuration.deploymentCircuitBreaker, breaker.enable, primary.rolloutState == .inProgress,
+            primary.failedTasks >= failureThreshold(desired: desired)
+        {
+            primary.rolloutState = .failed
+            primary.rolloutStateReason = "ECS deployment circuit breaker: tasks failed to start."
+            primary.updatedAt = now
+            news.append("(deployment \(primary.id)) deployment failed: tasks failed to start.")
+            if breaker.rollback, let previous = service.lastCompletedTaskDefinition,
+                previous != primary.taskDefinition
+            {
+                news.append("(deployment \(primary.id)) rolling back to \(previous).")
+                service.rollback = previous
+            }
+        }
+        if let index = service.deployments.firstIndex(where: { $0.id == primary.id }) {
+            service.deployments[index] = primary
+        }
+        // A FAILED deployment launches nothing (a rollback, when asked for, is a new deployment).
+        let launching = primary.rolloutState != .failed && (service.restartNotBefore.map { $0 <= now } ?? true)
+
+        let alive = tasks.filter(isAlive)
+        let isPrimary: (ClusterTask) -> Bool = { $0.startedBy == primary.id }
+        let leaving: (ClusterTask) -> Bool = { drainingInstances.contains($0.containerInstanceArn) }
+        // To be replaced, oldest deployments first, then the PRIMARY's tasks on DRAINING instances; tasks of
+        // no known deployment count as the oldest.
+        let order = Dictionary(service.deployments.enumerated().map { ($1.id, $0) }) { first, _ in first }
+        let replaced = alive.filter { !isPrimary($0) || leaving($0) }.sorted {
+            let left = (isPrimary($0) ? -1 : order[$0.startedBy ?? ""] ?? Int.max, $0.createdAt)
+            let right = (isPrimary($1) ? -1 : order[$1.startedBy ?? ""] ?? Int.max, $1.createdAt)
+            return left > right
+        }
+        var stops: [Stop] = []
+        var stopped = Set<String>()
+        func stop(_ task: ClusterTask, _ reason: String) {
+            guard !stopped.contains(task.taskArn) else { return }
+            stops.append(Stop(taskArn: task.taskArn, reason: reason))
+            stopped.insert(task.taskArn)
+        }
+        let scaling = "Scaling activity initiated by (deployment \(primary.id))"
+
+        // What is not healthy counts for nothing: UNHEALTHY tasks, and tasks to be replaced that are not
+        // RUNNING, stop at once; so do the PRIMARY's tasks beyond desired that are not RUNNING.
+        for task in alive where isRunning(task) && task.healthStatus == .unhealthy {
+            stop(task, "Task failed container health checks")
+        }
+        for task in replaced where !isHealthy(task) { stop(task, scaling) }
+        let kept = alive.filter { isPrimary($0) && !leaving($0) }.sorted { $0.createdAt > $1.createdAt }
+        var excess = kept.filter { !stopped.contains($0.taskArn) }.count - desired
+        for task in kept where excess > 0 && !isRunning(task) && !stopped.contains(task.taskArn) {
+            stop(task, scaling)
+            excess -= 1
+        }
+        // Healthy tasks stop only above the floor.
+        let floor = configuration.minimumHealthyTasks(desired: desired)
+        var stoppable = alive.filter { isHealthy($0) && !stopped.contains($0.taskArn) }.count - floor
+        for task in replaced where stoppable > 0 && !stopped.contains(task.taskArn) {
+            stop(task, scaling)
             stoppable -= 1
         }
-        for task in primaryAlive.sorted(by: { $0.createdAt > $1.createdAt })
-        where isRunning(task) && primaryExcess > 0 && !stopped.contains(task.taskArn) {
-            stop(task)
-            primaryExcess -= 1
+        for task in kept where excess > 0 && !stopped.contains(task.taskArn) {
+            stop(task, scaling)
+            excess -= 1
         }
 
         // Starts fill the PRIMARY up to desired, within the ceiling on tasks alive.
         let aliveAfterStops = alive.count - stops.count
-        let primaryAfterStops = primaryAlive.filter { !stopped.contains($0.taskArn) }.count
+        let keptAfterStops = kept.filter { !stopped.contains($0.taskArn) }.count
         let ceiling = configuration.maximumTasks(desired: desired)
-        let startCount = max(0, min(desired - primaryAfterStops, ceiling - aliveAfterStops))
-        let starts = startCount > 0 ? [(primary.id, primary.taskDefinition, startCount)] : []
+        let startCount = launching ? max(0, min(desired - keptAfterStops, ceiling - aliveAfterStops)) : 0
+        let starts =
+            startCount > 0
+            ? [Start(deployment: primary.id, taskDefinition: primary.taskDefinition, count: startCount)] : []
 
         // The service as it now stands.
         var deployments: [ServiceDeployment] = []
         for var deployment in service.deployments {
             let mine = alive.filter { $0.startedBy == deployment.id && !stopped.contains($0.taskArn) }
             let running = mine.filter(isRunning).count
-            let pending = mine.count - running
-            let failed = tasks.filter {
-                $0.startedBy == deployment.id && $0.isStopped && $0.stopCode != .serviceSchedulerInitiated
-                    && $0.stopCode != .userInitiated && $0.startedAt == nil
-            }.count
             if deployment.status != "PRIMARY" {
                 // An older deployment leaves the list once its last task is told to stop.
                 guard !mine.isEmpty else { continue }
             } else {
                 deployment.desiredCount = desired
             }
-            if (deployment.runningCount, deployment.pendingCount) != (running, pending)
-                || deployment.failedTasks < failed
-            {
+            if (deployment.runningCount, deployment.pendingCount) != (running, mine.count - running) {
                 deployment.runningCount = running
-                deployment.pendingCount = pending
-                deployment.failedTasks = max(deployment.failedTasks, failed)
+                deployment.pendingCount = mine.count - running
                 deployment.updatedAt = now
             }
             deployments.append(deployment)
@@ -121,22 +191,27 @@ public enum ServiceScheduler {
         service.pendingCount = remaining.count - service.runningCount
 
         let steady =
-            deployments.count == 1 && stops.isEmpty && starts.isEmpty && service.runningCount == desired
-            && service.pendingCount == 0
-        if steady, let index = deployments.firstIndex(where: { $0.status == "PRIMARY" }),
+            service.status == .active && deployments.count == 1 && stops.isEmpty && starts.isEmpty
+            && remaining.count == desired && remaining.allSatisfy(isHealthy) && remaining.allSatisfy { !leaving($0) }
+        if steady, let index = service.deployments.firstIndex(where: { $0.status == "PRIMARY" }),
             service.deployments[index].rolloutState == .inProgress
         {
             service.deployments[index].rolloutState = .completed
             service.deployments[index].rolloutStateReason = "ECS deployment \(primary.id) completed."
             service.deployments[index].updatedAt = now
+            service.lastCompletedTaskDefinition = primary.taskDefinition
+        }
+        if steady {
+            service.consecutiveFailures = 0
+            service.restartNotBefore = nil
         }
         if service.status == .draining, alive.isEmpty {
             service.status = .inactive
             service.deployments = []
         }
         let stuck =
-            !steady && stops.isEmpty && starts.isEmpty && remaining.allSatisfy(isRunning)
-            && service.status == .active
-        return Plan(stops: stops, starts: starts, service: service, stuck: stuck)
+            !steady && launching && stops.isEmpty && starts.isEmpty && remaining.allSatisfy(isRunning)
+            && service.status == .active && desired > 0
+        return Plan(stops: stops, starts: starts, service: service, stuck: stuck, news: news)
     }
 }

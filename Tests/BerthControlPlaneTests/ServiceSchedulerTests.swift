@@ -99,6 +99,101 @@ struct ServiceSchedulerTests {
         #expect(tight.stuck)
     }
 
+    @Test("an UNHEALTHY task is stopped as failing its health checks and replaced; UNKNOWN health is not yet healthy")
+    func unhealthyReplaced() {
+        let primary = Self.deployment("ecs-svc/p", status: "PRIMARY", desired: 2)
+        var sick = Self.task(1, deployment: primary.id, running: true)
+        sick.healthStatus = .unhealthy
+        var starting = Self.task(2, deployment: primary.id, running: true)
+        starting.healthStatus = .unknown
+        let plan = ServiceScheduler.plan(
+            Self.service(desired: 2, maximum: 200, minimum: 100, deployments: [primary]),
+            tasks: [sick, starting],
+            now: Timestamp(secondsSinceEpoch: 1)
+        )
+        #expect(
+            plan.stops == [ServiceScheduler.Stop(taskArn: sick.taskArn, reason: "Task failed container health checks")]
+        )
+        #expect(plan.starts.map(\.count) == [1])
+        #expect(plan.service.deployments.first?.rolloutState == .inProgress, "not steady while health is unknown")
+    }
+
+    @Test("tasks on a DRAINING instance are replaced within the bounds: new ones first at 200%/100%")
+    func draining() {
+        let primary = Self.deployment("ecs-svc/p", status: "PRIMARY", desired: 2)
+        var tasks = (1...2).map { number in
+            var task = Self.task(number, deployment: primary.id, running: true)
+            task.containerInstanceArn = "draining"
+            return task
+        }
+        let service = Self.service(desired: 2, maximum: 200, minimum: 100, deployments: [primary])
+        let first = ServiceScheduler.plan(
+            service,
+            tasks: tasks,
+            drainingInstances: ["draining"],
+            now: Timestamp(secondsSinceEpoch: 1)
+        )
+        #expect(first.stops.isEmpty)
+        #expect(first.starts.map(\.count) == [2])
+        tasks += (3...4).map { Self.task($0, deployment: primary.id, running: true) }
+        let second = ServiceScheduler.plan(
+            first.service,
+            tasks: tasks,
+            drainingInstances: ["draining"],
+            now: Timestamp(secondsSinceEpoch: 2)
+        )
+        #expect(Set(second.stops.map(\.taskArn)) == Set(tasks.prefix(2).map(\.taskArn)))
+        #expect(second.starts.isEmpty)
+    }
+
+    @Test("the circuit breaker fails a deployment at the threshold and rolls back to the last completed revision")
+    func circuitBreaker() {
+        #expect(ServiceScheduler.failureThreshold(desired: 1) == 3)
+        #expect(ServiceScheduler.failureThreshold(desired: 10) == 5)
+        #expect(ServiceScheduler.failureThreshold(desired: 1000) == 200)
+        let primary = Self.deployment("ecs-svc/p", status: "PRIMARY", desired: 3)
+        var service = Self.service(desired: 3, maximum: 200, minimum: 100, deployments: [primary])
+        service.deploymentConfiguration.deploymentCircuitBreaker = .init(enable: true, rollback: true)
+        service.lastCompletedTaskDefinition = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+        let failed = (1...3).map { number in
+            var task = Self.task(number, deployment: primary.id, running: false)
+            task.lastStatus = "STOPPED"
+            task.stopCode = .essentialContainerExited
+            return task
+        }
+        let plan = ServiceScheduler.plan(service, tasks: failed, now: Timestamp(secondsSinceEpoch: 1))
+        #expect(plan.service.primary?.rolloutState == .failed)
+        #expect(plan.service.primary?.rolloutStateReason == "ECS deployment circuit breaker: tasks failed to start.")
+        #expect(plan.service.rollback == "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1")
+        #expect(plan.starts.isEmpty, "a FAILED deployment launches nothing")
+        #expect(plan.news.contains("(deployment ecs-svc/p) deployment failed: tasks failed to start."))
+    }
+
+    @Test("tasks that keep failing to start get a growing restart delay, with ECS's event")
+    func restartDelay() {
+        #expect(ServiceScheduler.restartDelay(failures: 2) == 0)
+        #expect(ServiceScheduler.restartDelay(failures: 3) == 10)
+        #expect(ServiceScheduler.restartDelay(failures: 4) == 20)
+        #expect(ServiceScheduler.restartDelay(failures: 40) == 900)
+        let primary = Self.deployment("ecs-svc/p", status: "PRIMARY", desired: 1)
+        let failed = (1...3).map { number in
+            var task = Self.task(number, deployment: primary.id, running: false)
+            task.lastStatus = "STOPPED"
+            task.stopCode = .taskFailedToStart
+            return task
+        }
+        let plan = ServiceScheduler.plan(
+            Self.service(desired: 1, maximum: 200, minimum: 100, deployments: [primary]),
+            tasks: failed,
+            now: Timestamp(secondsSinceEpoch: 100)
+        )
+        #expect(plan.starts.isEmpty, "waits before starting again")
+        #expect(plan.service.restartNotBefore == Timestamp(secondsSinceEpoch: 110))
+        #expect(plan.news.contains { $0.hasPrefix("is unable to consistently start tasks successfully.") })
+        let later = ServiceScheduler.plan(plan.service, tasks: failed, now: Timestamp(secondsSinceEpoch: 111))
+        #expect(later.starts.map(\.count) == [1])
+    }
+
     @Test(
         "every step keeps RUNNING at or above the floor and alive tasks at or under the ceiling; rollouts the bounds allow finish"
     )
