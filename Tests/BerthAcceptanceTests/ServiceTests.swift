@@ -1,3 +1,4 @@
+import BerthAgent
 import BerthTestSupport
 import DockerEngine
 import Foundation
@@ -190,6 +191,185 @@ struct ServiceTests {
             try await Self.waitFor(session, cluster: cluster, "web") { $0["status"] as? String == "INACTIVE" }
             let listed = try await session.ecs("list-services", "--cluster", cluster)
             #expect((listed["serviceArns"] as? [String]) == [])
+        } catch {
+            Issue.record("berth log:\n\(agent.logText.suffix(3000))")
+            _ = await agent.terminate()
+            await WalkthroughTests.removeContainers(cluster: cluster)
+            throw error
+        }
+        #expect(await agent.terminate() == 0)
+        await WalkthroughTests.removeContainers(cluster: cluster)
+    }
+
+    /// Runs `body` with a fresh agent and cluster, cleaning up whatever happens.
+    static func withAgent(_ prefix: String, _ body: (Session, String) async throws -> Void) async throws {
+        let cluster = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+        let agent = try BerthAgentProcess(cluster: cluster)
+        defer { agent.removeDirectory() }
+        do {
+            try await agent.waitUntilRegistered(cluster: cluster)
+            try await body(Session(agent: agent), cluster)
+        } catch {
+            Issue.record("berth log:\n\(agent.logText.suffix(3000))")
+            _ = await agent.terminate()
+            await WalkthroughTests.removeContainers(cluster: cluster)
+            throw error
+        }
+        #expect(await agent.terminate() == 0)
+        await WalkthroughTests.removeContainers(cluster: cluster)
+    }
+
+    @Test("a revision whose essential container exits at once, with the circuit breaker on: FAILED and rolled back")
+    func circuitBreaker() async throws {
+        try await Self.withAgent("breaker") { session, cluster in
+            let good = try await session.registerTaskDefinition(Self.definition("breaker", command: ["sleep", "3600"]))
+            try await session.ecs(
+                "create-service",
+                "--cluster",
+                cluster,
+                "--service-name",
+                "api",
+                "--task-definition",
+                "breaker",
+                "--desired-count",
+                "2",
+                "--deployment-configuration",
+                "deploymentCircuitBreaker={enable=true,rollback=true},maximumPercent=200,minimumHealthyPercent=100"
+            )
+            try await Self.waitFor(session, cluster: cluster, "api", until: Self.isStable)
+            let bad = try await session.registerTaskDefinition(Self.definition("breaker", command: ["false"]))
+            try await session.ecs("update-service", "--cluster", cluster, "--service", "api", "--task-definition", bad)
+            let rolledBack = try await Self.waitFor(session, cluster: cluster, "api") { service in
+                Self.isStable(service) && service["taskDefinition"] as? String == good
+                    && (service["deployments"] as? [[String: Any]])?.first?["rolloutState"] as? String == "COMPLETED"
+                    && (service["events"] as? [[String: Any]])?.contains {
+                        ($0["message"] as? String)?.contains("deployment failed: tasks failed to start.") == true
+                    } == true
+            }
+            let events = (rolledBack["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
+            #expect(events.contains { $0.contains("rolling back to \(good)") }, "\(events)")
+            let deployment = try #require((rolledBack["deployments"] as? [[String: Any]])?.first)
+            #expect(deployment["taskDefinition"] as? String == good)
+            #expect(deployment["rolloutState"] as? String == "COMPLETED")
+            // The tasks of the good revision kept running throughout (minimumHealthyPercent 100).
+            let live = try await Self.liveTasks(session, cluster: cluster, "api")
+            #expect(live.count == 2)
+            #expect(live.allSatisfy { $0["taskDefinitionArn"] as? String == good })
+        }
+    }
+
+    @Test(
+        "DRAINING the only instance stops the service's tasks (min 0%), not a standalone task; ACTIVE again, they come back"
+    )
+    func draining() async throws {
+        try await Self.withAgent("draining") { session, cluster in
+            _ = try await session.registerTaskDefinition(Self.definition("drain", command: ["sleep", "3600"]))
+            let standalone = try await session.agent.runTask(cluster: cluster, taskDefinition: "drain")
+            try await session.ecs(
+                "create-service",
+                "--cluster",
+                cluster,
+                "--service-name",
+                "worker",
+                "--task-definition",
+                "drain",
+                "--desired-count",
+                "2",
+                "--deployment-configuration",
+                "maximumPercent=100,minimumHealthyPercent=0"
+            )
+            try await Self.waitFor(session, cluster: cluster, "worker", until: Self.isStable)
+            let listed = try await session.ecs("list-container-instances", "--cluster", cluster)
+            let instance = try #require((listed["containerInstanceArns"] as? [String])?.first)
+            try await session.ecs(
+                "update-container-instances-state",
+                "--cluster",
+                cluster,
+                "--container-instances",
+                instance,
+                "--status",
+                "DRAINING"
+            )
+            try await Self.waitFor(session, cluster: cluster, "worker") { $0["runningCount"] as? Int == 0 }
+            #expect(try await Self.liveTasks(session, cluster: cluster, "worker").isEmpty)
+            let kept = try await session.agent.waitForTask(standalone, cluster: cluster, status: "RUNNING")
+            #expect(kept["desiredStatus"] as? String == "RUNNING")
+
+            try await session.ecs(
+                "update-container-instances-state",
+                "--cluster",
+                cluster,
+                "--container-instances",
+                instance,
+                "--status",
+                "ACTIVE"
+            )
+            try await Self.waitFor(session, cluster: cluster, "worker", until: Self.isStable)
+            #expect(try await Self.liveTasks(session, cluster: cluster, "worker").count == 2)
+        }
+    }
+
+    @Test(
+        "berth killed with SIGKILL in the middle of a deployment: restarted, it completes; no container is duplicated"
+    )
+    func killedDuringDeployment() async throws {
+        let cluster = "resume-\(UUID().uuidString.prefix(8).lowercased())"
+        var agent = try BerthAgentProcess(cluster: cluster)
+        let directory = agent.directory
+        let port = agent.port
+        defer { agent.removeDirectory() }
+        do {
+            try await agent.waitUntilRegistered(cluster: cluster)
+            var session = Session(agent: agent)
+            _ = try await session.registerTaskDefinition(Self.definition("resume", command: ["sleep", "3600"]))
+            try await session.ecs(
+                "create-service",
+                "--cluster",
+                cluster,
+                "--service-name",
+                "web",
+                "--task-definition",
+                "resume",
+                "--desired-count",
+                "3"
+            )
+            try await Self.waitFor(session, cluster: cluster, "web", until: Self.isStable)
+            let second = try await session.registerTaskDefinition(
+                Self.definition("resume", command: ["sleep", "3601"])
+            )
+            try await session.ecs(
+                "update-service",
+                "--cluster",
+                cluster,
+                "--service",
+                "web",
+                "--task-definition",
+                second
+            )
+            try await Task.sleep(for: .milliseconds(Int.random(in: 100...900)))
+            await agent.kill()
+
+            agent = try BerthAgentProcess(cluster: cluster, directory: directory, port: port)
+            session = Session(agent: agent)
+            try await agent.waitUntilRegistered(cluster: cluster)
+            try await Self.waitFor(session, cluster: cluster, "web") { service in
+                Self.isStable(service) && service["taskDefinition"] as? String == second
+            }
+            let live = try await Self.liveTasks(session, cluster: cluster, "web")
+            #expect(live.count == 3)
+            #expect(live.allSatisfy { $0["taskDefinitionArn"] as? String == second })
+            // Docker runs exactly the live tasks' containers, each once.
+            let runtimeIDs = Set(
+                live.compactMap { ($0["containers"] as? [[String: Any]])?.first?["runtimeId"] as? String }
+            )
+            let running = try await DockerEngineClient.withClient(
+                endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
+                logger: Logger(label: "services") { _ in SwiftLogNoOpLogHandler() }
+            ) { docker in
+                try await docker.listContainers(all: false, filters: ContainerSpec.clusterFilter(cluster)).map(\.id)
+            }
+            #expect(running.count == 3, "containers running: \(running.count)")
+            #expect(Set(running) == runtimeIDs)
         } catch {
             Issue.record("berth log:\n\(agent.logText.suffix(3000))")
             _ = await agent.terminate()
