@@ -274,8 +274,10 @@ struct ECSOperations: Sendable {
             )
         },
         "ListServices": op { (plane, input: ListServicesRequest) in
-            var arns = try await plane.listServices(cluster: input.cluster)
-            if let strategy = input.schedulingStrategy, strategy != "REPLICA" { arns = [] }
+            var arns = try await plane.listServices(
+                cluster: input.cluster,
+                schedulingStrategy: input.schedulingStrategy.flatMap(SchedulingStrategy.init(rawValue:))
+            )
             if let launchType = input.launchType, launchType != "EC2" { arns = [] }
             return ListOutput(
                 key: "serviceArns",

@@ -255,7 +255,7 @@ struct CreateServiceRequest: Decodable {
             )
         }
         let strategy = schedulingStrategy.flatMap(SchedulingStrategy.init(rawValue:)) ?? .replica
-        guard let desiredCount else {
+        guard let desiredCount = desiredCount ?? (strategy == .daemon ? 0 : nil) else {
             throw ClusterError(
                 .invalidParameter,
                 "desiredCount is required for services with the REPLICA scheduling strategy."

@@ -81,11 +81,23 @@ extension ControlPlane {
                 "Service names can have up to 255 letters (uppercase and lowercase), numbers, hyphens and underscores."
             )
         }
-        guard request.schedulingStrategy == .replica else {
-            throw ClusterError.invalid("Berth schedules REPLICA services; the DAEMON strategy is not built yet.")
-        }
         guard request.desiredCount >= 0 else { throw ClusterError.invalid("desiredCount cannot be negative.") }
-        let configuration = request.deploymentConfiguration ?? DeploymentConfiguration()
+        let daemon = request.schedulingStrategy == .daemon
+        // DAEMON: at most one task per instance, so never more than 100%; none need stay up by default.
+        let configuration =
+            request.deploymentConfiguration
+            ?? (daemon
+                ? DeploymentConfiguration(maximumPercent: 100, minimumHealthyPercent: 0) : DeploymentConfiguration())
+        if daemon {
+            guard configuration.maximumPercent == 100 else {
+                throw ClusterError.invalid("The maximumPercent of a DAEMON service must be 100.")
+            }
+            guard request.placementStrategy.isEmpty else {
+                throw ClusterError.invalid(
+                    "Placement strategies are not supported with the DAEMON scheduling strategy."
+                )
+            }
+        }
         try Self.validate(configuration)
         try Placement.validate(request.placementStrategy)
         _ = try Placement.Constraints(request.placementConstraints)
@@ -106,7 +118,7 @@ extension ControlPlane {
                 serviceName: name,
                 clusterArn: cluster.clusterArn,
                 status: .active,
-                desiredCount: request.desiredCount,
+                desiredCount: daemon ? 0 : request.desiredCount,
                 taskDefinition: definition.taskDefinitionArn,
                 schedulingStrategy: request.schedulingStrategy,
                 deploymentConfiguration: configuration,
@@ -136,6 +148,14 @@ extension ControlPlane {
         let now = settings.now()
         let updated = try await transact { () throws(ClusterError) -> ([Staged], ClusterService) in
             var service = try activeService(update.service, cluster: update.cluster)
+            if service.schedulingStrategy == .daemon {
+                if update.desiredCount != nil {
+                    throw ClusterError.invalid("The desiredCount of a DAEMON service follows its instances.")
+                }
+                if let configuration = update.deploymentConfiguration, configuration.maximumPercent != 100 {
+                    throw ClusterError.invalid("The maximumPercent of a DAEMON service must be 100.")
+                }
+            }
             if let count = update.desiredCount { service.desiredCount = count }
             if let configuration = update.deploymentConfiguration { service.deploymentConfiguration = configuration }
             if let constraints = update.placementConstraints { service.placementConstraints = constraints }
@@ -217,10 +237,14 @@ extension ControlPlane {
     }
 
     /// The ARNs of the cluster's ACTIVE and DRAINING services, by name.
-    public func listServices(cluster clusterReference: String?) throws(ClusterError) -> [String] {
+    public func listServices(
+        cluster clusterReference: String?,
+        schedulingStrategy: SchedulingStrategy? = nil
+    ) throws(ClusterError) -> [String] {
         let cluster = try cluster(clusterReference)
         return services.values.map(\.value)
             .filter { $0.clusterArn == cluster.clusterArn && $0.status != .inactive }
+            .filter { service in schedulingStrategy.map { $0 == service.schedulingStrategy } ?? true }
             .sorted { $0.serviceName < $1.serviceName }
             .map(\.serviceArn)
     }
@@ -290,10 +314,27 @@ extension ControlPlane {
 
     // MARK: The scheduler
 
-    /// One pass of the scheduler over every ACTIVE or DRAINING service.
+    /// One pass of the scheduler over every ACTIVE or DRAINING service; DAEMON services first, as in ECS.
     public func reconcileServices() async {
-        let arns = services.values.filter { $0.value.status != .inactive }.map(\.value.serviceArn)
-        for arn in arns { await reconcileService(arn) }
+        let live = services.values.map(\.value).filter { $0.status != .inactive }
+        let ordered =
+            live.filter { $0.schedulingStrategy == .daemon } + live.filter { $0.schedulingStrategy != .daemon }
+        for service in ordered { await reconcileService(service.serviceArn) }
+    }
+
+    /// The ACTIVE instances of a DAEMON service's cluster that meet its constraints and its task definition's.
+    func daemonInstances(_ service: ClusterService) throws(ClusterError) -> [String] {
+        guard let cluster = clusters.values.map(\.value).first(where: { $0.clusterArn == service.clusterArn }) else {
+            return []
+        }
+        let definitionConstraints = taskDefinition(service.taskDefinition)?.placementConstraints ?? []
+        let constraints = try Placement.Constraints(service.placementConstraints + definitionConstraints)
+        return instances(in: cluster).filter { $0.status == .active }
+            .filter { instance in
+                let subject = candidate(for: instance).querySubject
+                return constraints.memberOf.allSatisfy { $0.matches(subject) }
+            }
+            .map(\.containerInstanceArn).sorted()
     }
 
     /// Brings one service a step closer to what it asks for: records its counts and deployments as they
@@ -313,7 +354,13 @@ extension ControlPlane {
                         .filter { $0.clusterArn == service.clusterArn && $0.status == .draining }
                         .map(\.containerInstanceArn)
                 )
-                var plan = ServiceScheduler.plan(service, tasks: mine, drainingInstances: draining, now: now)
+                var plan = ServiceScheduler.plan(
+                    service,
+                    tasks: mine,
+                    drainingInstances: draining,
+                    eligibleInstances: service.schedulingStrategy == .daemon ? try daemonInstances(service) : [],
+                    now: now
+                )
                 for news in plan.news { plan.service.record(news, at: now, id: Self.newID()) }
                 if let previous = plan.service.rollback {
                     // The circuit breaker's rollback: the last completed task definition, as a new deployment.
@@ -389,6 +436,7 @@ extension ControlPlane {
             var unplaced: String?
             while remaining > 0 {
                 let batch = min(remaining, 10)
+                let done = start.count - remaining
                 var launch = TaskLaunch(
                     cluster: service.clusterArn,
                     taskDefinition: start.taskDefinition,
@@ -401,12 +449,15 @@ extension ControlPlane {
                         ? [PlacementStrategy(type: "spread", field: "instanceId")] : service.placementStrategy
                 )
                 launch.forService = true
+                if let instances = start.instances {
+                    launch.containerInstances = Array(instances[done..<done + batch])
+                }
                 do {
                     let (placed, failures) = try await self.launch(launch)
                     started += placed
                     if placed.count < batch {
-                        unplaced = Self.placementFailureEvent(failures.first)
-                        break
+                        unplaced = Self.placementFailureEvent(failures.first { $0.arn != nil } ?? failures.first)
+                        if start.instances == nil { break }
                     }
                 } catch {
                     unplaced =

@@ -20,6 +20,8 @@ public enum ServiceScheduler {
         public var deployment: String
         public var taskDefinition: String
         public var count: Int
+        /// DAEMON: the instances to start one task on each; nil lets placement choose.
+        public var instances: [String]?
     }
 
     public struct Plan: Sendable, Hashable {
@@ -59,16 +61,22 @@ public enum ServiceScheduler {
 
     /// The plan for `service` given every task of its group (stopped ones too, for the failure count) and
     /// the instances that are DRAINING.
+    /// For a DAEMON service, `eligibleInstances` are the ACTIVE instances that meet its constraints: one task
+    /// runs on each, and its desired count is their number.
     public static func plan(
         _ service: ClusterService,
         tasks: [ClusterTask],
         drainingInstances: Set<String> = [],
+        eligibleInstances: [String] = [],
         now: Timestamp
     ) -> Plan {
         var service = service
         var news: [String] = []
         guard var primary = service.primary else {
             return Plan(stops: [], starts: [], service: service, stuck: false, news: [])
+        }
+        if service.schedulingStrategy == .daemon, service.status == .active {
+            service.desiredCount = eligibleInstances.count
         }
         let desired = service.status == .active ? service.desiredCount : 0
         let configuration = service.deploymentConfiguration
@@ -115,8 +123,89 @@ public enum ServiceScheduler {
         let launching = primary.rolloutState != .failed && (service.restartNotBefore.map { $0 <= now } ?? true)
 
         let alive = tasks.filter(isAlive)
+        let (stops, starts) =
+            service.schedulingStrategy == .daemon
+            ? daemonDecisions(
+                service,
+                primary: primary,
+                tasks: tasks,
+                eligible: eligibleInstances,
+                launching: launching
+            )
+            : replicaDecisions(
+                service,
+                primary: primary,
+                alive: alive,
+                leaving: { drainingInstances.contains($0.containerInstanceArn) },
+                launching: launching
+            )
+        let stopped = Set(stops.map(\.taskArn))
+        let leaving: (ClusterTask) -> Bool = {
+            service.schedulingStrategy == .daemon
+                ? !eligibleInstances.contains($0.containerInstanceArn)
+                : drainingInstances.contains($0.containerInstanceArn)
+        }
+
+        // The service as it now stands.
+        var deployments: [ServiceDeployment] = []
+        for var deployment in service.deployments {
+            let mine = alive.filter { $0.startedBy == deployment.id && !stopped.contains($0.taskArn) }
+            let running = mine.filter(isRunning).count
+            if deployment.status != "PRIMARY" {
+                // An older deployment leaves the list once its last task is told to stop.
+                guard !mine.isEmpty else { continue }
+            } else {
+                deployment.desiredCount = desired
+            }
+            if (deployment.runningCount, deployment.pendingCount) != (running, mine.count - running) {
+                deployment.runningCount = running
+                deployment.pendingCount = mine.count - running
+                deployment.updatedAt = now
+            }
+            deployments.append(deployment)
+        }
+        service.deployments = deployments
+        let remaining = alive.filter { !stopped.contains($0.taskArn) }
+        service.runningCount = remaining.filter(isRunning).count
+        service.pendingCount = remaining.count - service.runningCount
+
+        let steady =
+            service.status == .active && deployments.count == 1 && stops.isEmpty && starts.isEmpty
+            && remaining.count == desired && remaining.allSatisfy(isHealthy) && remaining.allSatisfy { !leaving($0) }
+        if steady, let index = service.deployments.firstIndex(where: { $0.status == "PRIMARY" }),
+            service.deployments[index].rolloutState == .inProgress
+        {
+            service.deployments[index].rolloutState = .completed
+            service.deployments[index].rolloutStateReason = "ECS deployment \(primary.id) completed."
+            service.deployments[index].updatedAt = now
+            service.lastCompletedTaskDefinition = primary.taskDefinition
+        }
+        if steady {
+            service.consecutiveFailures = 0
+            service.restartNotBefore = nil
+        }
+        if service.status == .draining, alive.isEmpty {
+            service.status = .inactive
+            service.deployments = []
+        }
+        let stuck =
+            !steady && launching && stops.isEmpty && starts.isEmpty && remaining.allSatisfy(isRunning)
+            && service.status == .active && desired > 0 && tasks.allSatisfy { isAlive($0) || $0.isStopped }
+        return Plan(stops: stops, starts: starts, service: service, stuck: stuck, news: news)
+    }
+
+    /// REPLICA: the PRIMARY brought to desired, older deployments' tasks and tasks on DRAINING instances
+    /// replaced, within the percent bounds.
+    static func replicaDecisions(
+        _ service: ClusterService,
+        primary: ServiceDeployment,
+        alive: [ClusterTask],
+        leaving: (ClusterTask) -> Bool,
+        launching: Bool
+    ) -> (stops: [Stop], starts: [Start]) {
+        let desired = service.status == .active ? service.desiredCount : 0
+        let configuration = service.deploymentConfiguration
         let isPrimary: (ClusterTask) -> Bool = { $0.startedBy == primary.id }
-        let leaving: (ClusterTask) -> Bool = { drainingInstances.contains($0.containerInstanceArn) }
         // To be replaced, oldest deployments first, then the PRIMARY's tasks on DRAINING instances; tasks of
         // no known deployment count as the oldest.
         let order = Dictionary(service.deployments.enumerated().map { ($1.id, $0) }) { first, _ in first }
@@ -166,52 +255,72 @@ public enum ServiceScheduler {
         let starts =
             startCount > 0
             ? [Start(deployment: primary.id, taskDefinition: primary.taskDefinition, count: startCount)] : []
+        return (stops, starts)
+    }
 
-        // The service as it now stands.
-        var deployments: [ServiceDeployment] = []
-        for var deployment in service.deployments {
-            let mine = alive.filter { $0.startedBy == deployment.id && !stopped.contains($0.taskArn) }
-            let running = mine.filter(isRunning).count
-            if deployment.status != "PRIMARY" {
-                // An older deployment leaves the list once its last task is told to stop.
-                guard !mine.isEmpty else { continue }
-            } else {
-                deployment.desiredCount = desired
-            }
-            if (deployment.runningCount, deployment.pendingCount) != (running, mine.count - running) {
-                deployment.runningCount = running
-                deployment.pendingCount = mine.count - running
-                deployment.updatedAt = now
-            }
-            deployments.append(deployment)
+    /// DAEMON: one task of the PRIMARY on each eligible instance. Tasks on other instances (DRAINING, gone,
+    /// no longer matching) stop; an older deployment's task is replaced on its instance once it has stopped,
+    /// stopping only while the healthy floor allows.
+    static func daemonDecisions(
+        _ service: ClusterService,
+        primary: ServiceDeployment,
+        tasks: [ClusterTask],
+        eligible: [String],
+        launching: Bool
+    ) -> (stops: [Stop], starts: [Start]) {
+        let active = service.status == .active
+        let alive = tasks.filter(isAlive)
+        let scaling = "Scaling activity initiated by (deployment \(primary.id))"
+        var stops: [Stop] = []
+        var stopped = Set<String>()
+        func stop(_ task: ClusterTask, _ reason: String) {
+            guard !stopped.contains(task.taskArn) else { return }
+            stops.append(Stop(taskArn: task.taskArn, reason: reason))
+            stopped.insert(task.taskArn)
         }
-        service.deployments = deployments
-        let remaining = alive.filter { !stopped.contains($0.taskArn) }
-        service.runningCount = remaining.filter(isRunning).count
-        service.pendingCount = remaining.count - service.runningCount
+        let eligibleSet = active ? Set(eligible) : []
+        for task in alive where !eligibleSet.contains(task.containerInstanceArn) { stop(task, scaling) }
+        for task in alive where isRunning(task) && task.healthStatus == .unhealthy {
+            stop(task, "Task failed container health checks")
+        }
+        // One task per instance: the PRIMARY's newest stays.
+        let byInstance = Dictionary(
+            grouping: alive.filter { !stopped.contains($0.taskArn) },
+            by: \.containerInstanceArn
+        )
+        var outdated: [ClusterTask] = []
+        for (_, onInstance) in byInstance {
+            let ordered = onInstance.sorted {
+                ($0.startedBy == primary.id ? 1 : 0, $0.createdAt) > ($1.startedBy == primary.id ? 1 : 0, $1.createdAt)
+            }
+            guard let keep = ordered.first else { continue }
+            for extra in ordered.dropFirst() { stop(extra, scaling) }
+            if keep.startedBy != primary.id { outdated.append(keep) }
+        }
+        let floor = service.deploymentConfiguration.minimumHealthyTasks(desired: eligibleSet.count)
+        var stoppable = alive.filter { isHealthy($0) && !stopped.contains($0.taskArn) }.count - floor
+        for task in outdated.sorted(by: { $0.createdAt < $1.createdAt }) {
+            if !isHealthy(task) {
+                stop(task, scaling)
+            } else if stoppable > 0 {
+                stop(task, scaling)
+                stoppable -= 1
+            }
+        }
+        // An instance takes a new task once nothing of the service is left on it, stopping ones included.
+        guard launching, active else { return (stops, []) }
+        let occupied = Set(tasks.filter { !$0.isStopped && !stopped.contains($0.taskArn) }.map(\.containerInstanceArn))
+        let free = eligible.filter { !occupied.contains($0) && !stoppedOnlyJustNow($0, stops: stopped, tasks: tasks) }
+        guard !free.isEmpty else { return (stops, []) }
+        return (
+            stops,
+            [Start(deployment: primary.id, taskDefinition: primary.taskDefinition, count: free.count, instances: free)]
+        )
+    }
 
-        let steady =
-            service.status == .active && deployments.count == 1 && stops.isEmpty && starts.isEmpty
-            && remaining.count == desired && remaining.allSatisfy(isHealthy) && remaining.allSatisfy { !leaving($0) }
-        if steady, let index = service.deployments.firstIndex(where: { $0.status == "PRIMARY" }),
-            service.deployments[index].rolloutState == .inProgress
-        {
-            service.deployments[index].rolloutState = .completed
-            service.deployments[index].rolloutStateReason = "ECS deployment \(primary.id) completed."
-            service.deployments[index].updatedAt = now
-            service.lastCompletedTaskDefinition = primary.taskDefinition
-        }
-        if steady {
-            service.consecutiveFailures = 0
-            service.restartNotBefore = nil
-        }
-        if service.status == .draining, alive.isEmpty {
-            service.status = .inactive
-            service.deployments = []
-        }
-        let stuck =
-            !steady && launching && stops.isEmpty && starts.isEmpty && remaining.allSatisfy(isRunning)
-            && service.status == .active && desired > 0
-        return Plan(stops: stops, starts: starts, service: service, stuck: stuck, news: news)
+    /// Whether a task on `instance` is being stopped by this very plan: the instance is not free until it
+    /// has stopped.
+    static func stoppedOnlyJustNow(_ instance: String, stops: Set<String>, tasks: [ClusterTask]) -> Bool {
+        tasks.contains { stops.contains($0.taskArn) && $0.containerInstanceArn == instance }
     }
 }

@@ -309,6 +309,93 @@ struct ServiceTests {
         }
     }
 
+    @Test("DAEMON: one task on the instance, a new revision replaces it, DRAINING stops it, ACTIVE brings it back")
+    func daemon() async throws {
+        try await Self.withAgent("daemon") { session, cluster in
+            _ = try await session.registerTaskDefinition(Self.definition("agentd", command: ["sleep", "3600"]))
+            let created = try await session.ecs(
+                "create-service",
+                "--cluster",
+                cluster,
+                "--service-name",
+                "logs",
+                "--task-definition",
+                "agentd",
+                "--scheduling-strategy",
+                "DAEMON"
+            )
+            let service = try #require(created["service"] as? [String: Any])
+            #expect(service["schedulingStrategy"] as? String == "DAEMON")
+            let configuration = service["deploymentConfiguration"] as? [String: Any]
+            #expect(configuration?["maximumPercent"] as? Int == 100)
+            #expect(configuration?["minimumHealthyPercent"] as? Int == 0)
+            let stable = try await Self.waitFor(session, cluster: cluster, "logs") {
+                Self.isStable($0) && $0["desiredCount"] as? Int == 1
+            }
+            #expect(stable["runningCount"] as? Int == 1)
+            let listed = try await session.ecs("list-services", "--cluster", cluster, "--scheduling-strategy", "DAEMON")
+            #expect((listed["serviceArns"] as? [String])?.count == 1)
+
+            let second = try await session.registerTaskDefinition(
+                Self.definition("agentd", command: ["sleep", "3601"])
+            )
+            try await session.ecs(
+                "update-service",
+                "--cluster",
+                cluster,
+                "--service",
+                "logs",
+                "--task-definition",
+                second
+            )
+            try await Self.waitFor(session, cluster: cluster, "logs") {
+                Self.isStable($0)
+                    && ($0["deployments"] as? [[String: Any]])?.first?["taskDefinition"] as? String == second
+            }
+            let live = try await Self.liveTasks(session, cluster: cluster, "logs")
+            #expect(live.count == 1)
+            #expect(live.first?["taskDefinitionArn"] as? String == second)
+
+            let refused = try await session.failing(
+                "update-service",
+                "--cluster",
+                cluster,
+                "--service",
+                "logs",
+                "--desired-count",
+                "3"
+            )
+            #expect(refused.contains("InvalidParameterException"), "\(refused)")
+
+            let instances = try await session.ecs("list-container-instances", "--cluster", cluster)
+            let instance = try #require((instances["containerInstanceArns"] as? [String])?.first)
+            try await session.ecs(
+                "update-container-instances-state",
+                "--cluster",
+                cluster,
+                "--container-instances",
+                instance,
+                "--status",
+                "DRAINING"
+            )
+            try await Self.waitFor(session, cluster: cluster, "logs") {
+                $0["desiredCount"] as? Int == 0 && $0["runningCount"] as? Int == 0
+            }
+            try await session.ecs(
+                "update-container-instances-state",
+                "--cluster",
+                cluster,
+                "--container-instances",
+                instance,
+                "--status",
+                "ACTIVE"
+            )
+            try await Self.waitFor(session, cluster: cluster, "logs") {
+                Self.isStable($0) && $0["runningCount"] as? Int == 1
+            }
+        }
+    }
+
     @Test(
         "berth killed with SIGKILL in the middle of a deployment: restarted, it completes; no container is duplicated"
     )

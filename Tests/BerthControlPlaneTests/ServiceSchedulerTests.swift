@@ -194,6 +194,47 @@ struct ServiceSchedulerTests {
         #expect(later.starts.map(\.count) == [1])
     }
 
+    @Test("DAEMON: one task per eligible instance; a new revision replaces each once the old one has stopped")
+    func daemon() {
+        let old = Self.deployment("ecs-svc/old", status: "ACTIVE", desired: 2)
+        let new = Self.deployment("ecs-svc/new", status: "PRIMARY", desired: 2)
+        var service = Self.service(desired: 0, maximum: 100, minimum: 0, deployments: [new])
+        service.schedulingStrategy = .daemon
+        let empty = ServiceScheduler.plan(
+            service,
+            tasks: [],
+            eligibleInstances: ["a", "b"],
+            now: Timestamp(secondsSinceEpoch: 1)
+        )
+        #expect(empty.service.desiredCount == 2)
+        #expect(
+            empty.starts == [
+                ServiceScheduler.Start(
+                    deployment: new.id,
+                    taskDefinition: new.taskDefinition,
+                    count: 2,
+                    instances: ["a", "b"]
+                )
+            ]
+        )
+
+        service.deployments = [new, old]
+        var onA = Self.task(1, deployment: old.id, running: true)
+        onA.containerInstanceArn = "a"
+        var onGone = Self.task(2, deployment: new.id, running: true)
+        onGone.containerInstanceArn = "gone"
+        let rolling = ServiceScheduler.plan(
+            service,
+            tasks: [onA, onGone],
+            eligibleInstances: ["a", "b"],
+            now: Timestamp(secondsSinceEpoch: 2)
+        )
+        #expect(Set(rolling.stops.map(\.taskArn)) == [onA.taskArn, onGone.taskArn])
+        // "a" is free only once its old task has stopped; "b" is free now.
+        #expect(rolling.starts.map(\.instances) == [["b"]])
+        #expect(!rolling.stuck)
+    }
+
     @Test(
         "every step keeps RUNNING at or above the floor and alive tasks at or under the ceiling; rollouts the bounds allow finish"
     )
