@@ -12,6 +12,8 @@ import NIOHTTP1
 /// 1. One container from RunTask to RUNNING in DescribeTasks, against the same container created and
 ///    started through the Engine API: medians of `rounds` runs each, interleaved.
 /// 2. A burst of 50 tasks (5 RunTask calls of 10) to all RUNNING, against 50 parallel `docker run -d`.
+/// 3. A service of 50 tasks from CreateService to 50 RUNNING, against Docker's swarm mode doing the same
+///    (`docker service create --replicas 50`, timed to 50/50 running).
 ///
 /// The agent runs in process with the embedded control plane; the API is called over HTTP as the aws CLI
 /// would call it. Images are local (ECS_IMAGE_PULL_BEHAVIOR=prefer-cached), so neither side pulls.
@@ -121,6 +123,24 @@ struct BerthBench {
         )
         try await api.stopAll(cluster: cluster)
         await removeBenchContainers(docker)
+
+        let serviceStarted = clock.now
+        _ = try await api.call(
+            "CreateService",
+            ["cluster": cluster, "serviceName": "bench", "taskDefinition": "bench", "desiredCount": 50]
+        )
+        try await api.waitForRunningCount(cluster: cluster, service: "bench", 50)
+        let berthService = clock.now - serviceStarted
+        _ = try await api.call("DeleteService", ["cluster": cluster, "service": "bench", "force": true])
+        try await api.waitForRunningCount(cluster: cluster, service: "bench", 0)
+        await removeBenchContainers(docker)
+
+        let swarmService = try await swarmReplicas(50)
+        print(
+            "service of 50 tasks, CreateService -> 50 RUNNING: \(ms(berthService)); "
+                + "docker swarm, service create --replicas 50 -> 50/50: \(ms(swarmService)); "
+                + "ratio \(ratio(berthService, swarmService)) (swarm / Berth: \(ratio(swarmService, berthService)))"
+        )
         // SIGTERM, as systemd stops Berth: a graceful shutdown of the agent and its API.
         kill(getpid(), SIGTERM)
         _ = try? await agent.value
@@ -149,6 +169,62 @@ struct BerthBench {
                 try? await docker.removeContainer(container.id, force: true)
             }
         }
+    }
+
+    /// Docker's own orchestrator on this machine: a one-node swarm runs `count` replicas of the same
+    /// container; the time from `docker service create` until `docker service ls` shows all running.
+    static func swarmReplicas(_ count: Int) async throws -> Duration {
+        _ = try await docker(["swarm", "leave", "--force"])
+        guard try await docker(["swarm", "init", "--advertise-addr", "127.0.0.1"]).status == 0 else {
+            throw BenchError("docker swarm init failed")
+        }
+        defer { _ = try? runDocker(["swarm", "leave", "--force"]) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let created = try await docker([
+            "service", "create", "--detach", "--name", "berth-bench", "--replicas", "\(count)",
+            "--no-resolve-image", "--limit-memory", "16m", image, "sleep", "3600",
+        ])
+        guard created.status == 0 else { throw BenchError("docker service create failed") }
+        var replicas = ""
+        for _ in 0..<6000 {
+            replicas = try await docker(["service", "ls", "--filter", "name=berth-bench", "--format", "{{.Replicas}}"])
+                .output.trimmingCharacters(in: .whitespacesAndNewlines)
+            if replicas == "\(count)/\(count)" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = clock.now - started
+        guard replicas == "\(count)/\(count)" else { throw BenchError("swarm reached \(replicas)") }
+        _ = try await docker(["service", "rm", "berth-bench"])
+        // The service's containers go with it; wait for them, so they do not weigh on what follows.
+        for _ in 0..<600 {
+            let left = try await docker(["ps", "-q", "--filter", "label=com.docker.swarm.service.name=berth-bench"])
+            if left.output.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return elapsed
+    }
+
+    /// Runs the docker CLI on a thread of its own (never on the cooperative pool).
+    static func docker(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try runDocker(arguments) })
+            }
+        }
+    }
+
+    static func runDocker(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     static func startDocker(_ arguments: [String]) throws -> Process {
@@ -215,6 +291,16 @@ struct ECSClient: Sendable {
             try await Task.sleep(for: .milliseconds(5))
         }
         throw BenchError("tasks did not reach RUNNING")
+    }
+
+    /// Polls DescribeServices until the service's runningCount is `count`.
+    func waitForRunningCount(cluster: String, service: String, _ count: Int) async throws {
+        for _ in 0..<6000 {
+            let answer = try await call("DescribeServices", ["cluster": cluster, "services": [service]])
+            if (answer["services"] as? [[String: Any]])?.first?["runningCount"] as? Int == count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw BenchError("service \(service) did not reach \(count) running")
     }
 
     func stopAll(cluster: String) async throws {
