@@ -396,6 +396,74 @@ struct ServiceTests {
         }
     }
 
+    @Test("health checks: a task is HEALTHY once Docker's check passes; when it fails, the task is replaced")
+    func healthChecks() async throws {
+        try await Self.withAgent("health") { session, cluster in
+            _ = try await session.registerTaskDefinition([
+                "family": "checked",
+                "containerDefinitions": [
+                    [
+                        "name": "app", "image": TestEnvironment.localImage, "memory": 8, "stopTimeout": 1,
+                        "command": ["sh", "-c", "touch /tmp/healthy && exec sleep 3600"],
+                        "healthCheck": [
+                            "command": ["CMD-SHELL", "test -f /tmp/healthy"], "interval": 5, "timeout": 2,
+                            "retries": 1, "startPeriod": 0,
+                        ],
+                    ]
+                ],
+            ])
+            try await session.ecs(
+                "create-service",
+                "--cluster",
+                cluster,
+                "--service-name",
+                "checked",
+                "--task-definition",
+                "checked",
+                "--desired-count",
+                "1"
+            )
+            // RUNNING comes first; the rollout completes once the check has passed.
+            try await Self.waitFor(session, cluster: cluster, "checked") {
+                Self.isStable($0)
+                    && ($0["deployments"] as? [[String: Any]])?.first?["rolloutState"] as? String == "COMPLETED"
+            }
+            let first = try #require(try await Self.liveTasks(session, cluster: cluster, "checked").first)
+            #expect(first["healthStatus"] as? String == "HEALTHY")
+            #expect((first["containers"] as? [[String: Any]])?.first?["healthStatus"] as? String == "HEALTHY")
+            let arn = try #require(first["taskArn"] as? String)
+            let dockerID = try #require((first["containers"] as? [[String: Any]])?.first?["runtimeId"] as? String)
+
+            // The check starts failing: the task is stopped for it and another takes its place.
+            let removed = try await offThePool { () throws -> Int32 in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
+                process.arguments = ["exec", dockerID, "rm", "/tmp/healthy"]
+                try process.run()
+                process.waitUntilExit()
+                return process.terminationStatus
+            }
+            #expect(removed == 0)
+            let stopped = try await session.agent.waitForTask(arn, cluster: cluster, status: "STOPPED")
+            #expect(stopped["stoppedReason"] as? String == "Task failed container health checks")
+            #expect(stopped["stopCode"] as? String == "ServiceSchedulerInitiated")
+            var replacement: [String: Any] = [:]
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(60)
+            while clock.now < deadline {
+                replacement = try await Self.liveTasks(session, cluster: cluster, "checked").first ?? [:]
+                if replacement["healthStatus"] as? String == "HEALTHY" { break }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            #expect(replacement["taskArn"] as? String != arn)
+            #expect(replacement["healthStatus"] as? String == "HEALTHY", "\(replacement)")
+            let healed = try await Self.describe(session, cluster: cluster, "checked")
+            let events = (healed["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
+            let id = arn.split(separator: "/").last.map(String.init) ?? arn
+            #expect(events.contains("(service checked) (task \(id)) failed container health checks."), "\(events)")
+        }
+    }
+
     @Test(
         "berth killed with SIGKILL in the middle of a deployment: restarted, it completes; no container is duplicated"
     )
