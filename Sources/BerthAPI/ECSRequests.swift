@@ -234,8 +234,19 @@ struct CreateServiceRequest: Decodable {
     var loadBalancers: [JSONValue]?
     var serviceRegistries: [JSONValue]?
     var networkConfiguration: JSONValue?
+    var deploymentController: DeploymentController?
+
+    struct DeploymentController: Decodable {
+        var type: String
+    }
 
     func request() throws(ClusterError) -> ServiceRequest {
+        if let controller = deploymentController?.type, controller != "ECS" {
+            throw ClusterError(
+                .invalidParameter,
+                "Berth runs the ECS deployment controller (rolling updates), not \(controller)."
+            )
+        }
         guard let taskDefinition else {
             throw ClusterError(.invalidParameter, "A task definition is required for services of the EC2 launch type.")
         }

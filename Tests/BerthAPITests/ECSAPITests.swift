@@ -129,6 +129,77 @@ struct ECSAPITests {
         }
     }
 
+    @Test(
+        "services: ECS's errors for duplicates, unknown and inactive services, scale without force, other controllers"
+    )
+    func serviceErrors() async throws {
+        try await Self.withAPI { call in
+            _ = try await call("CreateCluster", #"{"clusterName":"default"}"#, [:])
+            _ = try await call(
+                "RegisterTaskDefinition",
+                #"{"family":"web","containerDefinitions":[{"name":"a","image":"busybox","memory":32}]}"#,
+                [:]
+            )
+            let created = try await call(
+                "CreateService",
+                #"{"serviceName":"web","taskDefinition":"web","desiredCount":2}"#,
+                [:]
+            )
+            #expect(created.status == .ok, "\(created.json)")
+            let service = try #require(created.json["service"] as? [String: Any])
+            #expect(service["serviceArn"] as? String == "arn:aws:ecs:eu-west-1:111122223333:service/default/web")
+            let configuration = service["deploymentConfiguration"] as? [String: Any]
+            #expect(configuration?["maximumPercent"] as? Int == 200)
+            #expect(configuration?["minimumHealthyPercent"] as? Int == 100)
+            // No instance: the scheduler says why it cannot place, in ECS's words.
+            let events = (service["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
+            #expect(events.contains { $0.contains("No Container Instances were found in your cluster.") }, "\(events)")
+
+            let cases: [(String, String, String)] = [
+                (
+                    "CreateService", #"{"serviceName":"web","taskDefinition":"web","desiredCount":1}"#,
+                    "InvalidParameterException"
+                ),
+                (
+                    "CreateService", #"{"serviceName":"bad name","taskDefinition":"web","desiredCount":1}"#,
+                    "InvalidParameterException"
+                ),
+                (
+                    "CreateService",
+                    #"{"serviceName":"cd","taskDefinition":"web","desiredCount":1,"deploymentController":{"type":"CODE_DEPLOY"}}"#,
+                    "InvalidParameterException"
+                ),
+                ("CreateService", #"{"serviceName":"x","taskDefinition":"nope","desiredCount":1}"#, "ClientException"),
+                (
+                    "CreateService",
+                    #"{"serviceName":"d","taskDefinition":"web","schedulingStrategy":"DAEMON","placementStrategy":[{"type":"random"}]}"#,
+                    "InvalidParameterException"
+                ),
+                ("UpdateService", #"{"service":"ghost","desiredCount":1}"#, "ServiceNotFoundException"),
+                ("DeleteService", #"{"service":"web"}"#, "InvalidParameterException"),
+            ]
+            for (operation, body, type) in cases {
+                let answer = try await call(operation, body, [:])
+                #expect(answer.status == .badRequest)
+                #expect(answer.errorType == type, "\(operation) \(body): \(answer.json)")
+            }
+            let refused = try await call("DeleteCluster", #"{"cluster":"default"}"#, [:])
+            #expect(refused.errorType == "ClusterContainsServicesException")
+
+            let deleted = try await call("DeleteService", #"{"service":"web","force":true}"#, [:])
+            #expect(deleted.status == .ok)
+            let inactive = try await call("UpdateService", #"{"service":"web","desiredCount":1}"#, [:])
+            #expect(inactive.errorType == "ServiceNotActiveException", "\(inactive.json)")
+            let described = try await call("DescribeServices", #"{"services":["web","ghost"]}"#, [:])
+            #expect((described.json["services"] as? [[String: Any]])?.first?["status"] as? String == "INACTIVE")
+            let failures = described.json["failures"] as? [[String: Any]]
+            #expect(failures?.first?["reason"] as? String == "MISSING")
+            #expect(failures?.first?["arn"] as? String == "arn:aws:ecs:eu-west-1:111122223333:service/default/ghost")
+            let listed = try await call("ListServices", "{}", [:])
+            #expect((listed.json["serviceArns"] as? [String]) == [])
+        }
+    }
+
     @Test("pagination: pages of maxResults, a nextToken that moves on, none after the last page")
     func pagination() async throws {
         try await Self.withAPI { call in
