@@ -2,13 +2,14 @@ import BerthModel
 import Logging
 
 extension ControlPlane {
-    /// Tags of a cluster, container instance, task definition or task, by ARN.
+    /// Tags of a cluster, container instance, task definition, task or service, by ARN.
     public func tags(of resourceArn: String) throws(ClusterError) -> [Tag] {
         switch try taggable(resourceArn) {
         case .cluster(let cluster): cluster.tags
         case .instance(let instance): instance.tags
         case .definition(let definition): definition.tags
         case .task(let task): task.tags
+        case .service(let service): service.tags
         default: []
         }
     }
@@ -45,6 +46,9 @@ extension ControlPlane {
             case .task(var task):
                 try change(&task.tags)
                 return ([.task(task)], ())
+            case .service(var service):
+                try change(&service.tags)
+                return ([.service(service)], ())
             default:
                 return ([], ())
             }
@@ -72,6 +76,9 @@ extension ControlPlane {
         case "task":
             guard let task = tasks[resourceArn]?.value else { throw missing }
             return .task(task)
+        case "service":
+            guard let service = services[resourceArn]?.value, service.status != .inactive else { throw missing }
+            return .service(service)
         default:
             throw ClusterError.invalid("Resources of type '\(arn.resourceType)' cannot be tagged.")
         }

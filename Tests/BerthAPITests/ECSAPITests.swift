@@ -186,6 +186,20 @@ struct ECSAPITests {
             let refused = try await call("DeleteCluster", #"{"cluster":"default"}"#, [:])
             #expect(refused.errorType == "ClusterContainsServicesException")
 
+            let arn = "arn:aws:ecs:eu-west-1:111122223333:service/default/web"
+            let tagged = try await call(
+                "TagResource",
+                #"{"resourceArn":"\#(arn)","tags":[{"key":"team","value":"b"}]}"#,
+                [:]
+            )
+            #expect(tagged.status == .ok, "\(tagged.json)")
+            let tags = try await call("ListTagsForResource", #"{"resourceArn":"\#(arn)"}"#, [:])
+            #expect((tags.json["tags"] as? [[String: String]]) == [["key": "team", "value": "b"]])
+            let withTags = try await call("DescribeServices", #"{"services":["web"],"include":["TAGS"]}"#, [:])
+            #expect(
+                ((withTags.json["services"] as? [[String: Any]])?.first?["tags"] as? [[String: String]])?.count == 1
+            )
+
             let deleted = try await call("DeleteService", #"{"service":"web","force":true}"#, [:])
             #expect(deleted.status == .ok)
             let inactive = try await call("UpdateService", #"{"service":"web","desiredCount":1}"#, [:])
