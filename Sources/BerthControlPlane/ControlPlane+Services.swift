@@ -385,14 +385,11 @@ extension ControlPlane {
                         unlessRecentWithin: 300
                     )
                 }
-                let steady =
-                    plan.service.status == .active && plan.service.deployments.count == 1 && plan.stops.isEmpty
-                    && plan.starts.isEmpty && plan.service.runningCount == plan.service.desiredCount
-                    && plan.service.pendingCount == 0
-                if steady, !plan.service.steady {
+                // Said once each time the service gets there (healthy tasks included).
+                if plan.steady, !plan.service.steady {
                     plan.service.record("has reached a steady state.", at: now, id: Self.newID())
                 }
-                plan.service.steady = steady
+                plan.service.steady = plan.steady
                 return (plan.service == service ? [] : [.service(plan.service)], plan)
             }
         } catch {

@@ -32,6 +32,9 @@ public enum ServiceScheduler {
         public var stuck: Bool
         /// What happened to the rollout on this pass, for the service's events.
         public var news: [String]
+        /// Whether the service is where it should be: one deployment, every task it wants alive, RUNNING
+        /// and healthy, nothing to start or stop.
+        public var steady = false
     }
 
     /// The circuit breaker's threshold: half the desired count, at least 3 and at most 200.
@@ -191,7 +194,7 @@ public enum ServiceScheduler {
         let stuck =
             !steady && launching && stops.isEmpty && starts.isEmpty && remaining.allSatisfy(isRunning)
             && service.status == .active && desired > 0 && tasks.allSatisfy { isAlive($0) || $0.isStopped }
-        return Plan(stops: stops, starts: starts, service: service, stuck: stuck, news: news)
+        return Plan(stops: stops, starts: starts, service: service, stuck: stuck, news: news, steady: steady)
     }
 
     /// REPLICA: the PRIMARY brought to desired, older deployments' tasks and tasks on DRAINING instances

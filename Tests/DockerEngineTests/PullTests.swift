@@ -122,32 +122,34 @@ struct PullTests {
             let seen = Mutex(0)
             let started = ContinuousClock.now
             let error = await #expect(throws: DockerError.self) {
-                try await client.pullImage("busybox", inactivityTimeout: .milliseconds(400)) { _ in
+                // Long enough that a loaded machine still delivers both messages within it (CI has 2 cores
+                // and runs every suite at once).
+                try await client.pullImage("busybox", inactivityTimeout: .seconds(3)) { _ in
                     seen.withLock { $0 += 1 }
                 }
             }
             let elapsed = ContinuousClock.now - started
             #expect(error?.code == .timeout)
-            #expect(error?.message == "pull image busybox:latest: no progress for 0.4s; cancelled")
+            #expect(error?.message == "pull image busybox:latest: no progress for 3s; cancelled")
             #expect(seen.withLock { $0 } == 2)
             // Progress reset the clock: the failure comes a full timeout after the last message.
-            #expect(elapsed >= .milliseconds(500))
+            #expect(elapsed >= .milliseconds(3100))
         }
     }
 
     @Test("steady progress slower than the timeout overall does not trip it")
     func slowButSteady() async throws {
-        // The download lines four more times: 19 messages, about 1.9 s in all, 100 ms apart, so the 1.5 s timeout
+        // The download lines nine more times: 34 messages, about 3.4 s in all, 100 ms apart, so the 3 s timeout
         // is exceeded overall but never between two messages, even on a loaded machine.
         let lines =
-            Array(Self.progressLines.prefix(5)) + Array(Array(Self.progressLines[2...4]).repeated(4))
+            Array(Self.progressLines.prefix(5)) + Array(Array(Self.progressLines[2...4]).repeated(9))
             + Array(Self.progressLines.suffix(2))
         let steps = lines.flatMap {
             [StubHTTPServer.StreamStep.text($0 + "\r\n"), .pause(.milliseconds(100))]
         }
         let dockerd = StubbedDocker { _ in .stream(status: 200, steps: steps) }
         try await dockerd.run { client, _ in
-            let result = try await client.pullImage("busybox", inactivityTimeout: .milliseconds(1500))
+            let result = try await client.pullImage("busybox", inactivityTimeout: .seconds(3))
             #expect(result.digest != nil)
         }
     }
