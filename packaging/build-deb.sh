@@ -25,7 +25,14 @@ package="packaging/berth_${version}_${architecture}.deb"
 staging="packaging/build/root"
 
 # The same warning flags as every other build, so that this one reuses what `make build` compiled.
-swift build -c "$configuration" --static-swift-stdlib --product berth -Xswiftc -warnings-as-errors
+# The first static link after a dynamic build in a new build folder has been seen to miss the libraries
+# Foundation autolinks (CoreFoundation, _FoundationICU: "undefined reference to CFBundleGetMainBundle"),
+# and the same command to succeed when run again; so a failed link is tried once more before giving up.
+static_build() { swift build -c "$configuration" --static-swift-stdlib --product berth -Xswiftc -warnings-as-errors; }
+if ! static_build > packaging/build-deb.log 2>&1; then
+    echo "build-deb: the static link failed; trying once more (see packaging/build-deb.log)" >&2
+    static_build
+fi
 binary="$(swift build -c "$configuration" --show-bin-path)/berth"
 
 rm -rf packaging/build
