@@ -253,18 +253,7 @@ struct CreateServiceRequest: Decodable {
         if let launchType, launchType != "EC2" {
             throw ClusterError(.invalidParameter, "Berth runs the EC2 launch type only, not \(launchType).")
         }
-        if !(loadBalancers ?? []).isEmpty || !(serviceRegistries ?? []).isEmpty {
-            throw ClusterError(
-                .invalidParameter,
-                "Berth has no load balancers or service registries to attach a service to."
-            )
-        }
-        if networkConfiguration != nil {
-            throw ClusterError(
-                .invalidParameter,
-                "networkConfiguration is for the awsvpc network mode, which Berth does not run."
-            )
-        }
+        try refuseAttachments(loadBalancers, serviceRegistries, networkConfiguration)
         let strategy = schedulingStrategy.flatMap(SchedulingStrategy.init(rawValue:)) ?? .replica
         guard let desiredCount = desiredCount ?? (strategy == .daemon ? 0 : nil) else {
             throw ClusterError(
@@ -296,18 +285,11 @@ struct UpdateServiceRequest: Decodable {
     var placementConstraints: [PlacementConstraint]?
     var placementStrategy: [PlacementStrategy]?
     var loadBalancers: [JSONValue]?
+    var serviceRegistries: [JSONValue]?
     var networkConfiguration: JSONValue?
 
     func update() throws(ClusterError) -> ServiceUpdate {
-        if !(loadBalancers ?? []).isEmpty {
-            throw ClusterError(.invalidParameter, "Berth has no load balancers to attach a service to.")
-        }
-        if networkConfiguration != nil {
-            throw ClusterError(
-                .invalidParameter,
-                "networkConfiguration is for the awsvpc network mode, which Berth does not run."
-            )
-        }
+        try refuseAttachments(loadBalancers, serviceRegistries, networkConfiguration)
         return ServiceUpdate(
             cluster: cluster,
             service: service,
@@ -339,4 +321,25 @@ struct ListServicesRequest: Decodable {
     var maxResults: Int?
     var launchType: String?
     var schedulingStrategy: String?
+}
+
+/// What CreateService and UpdateService may name that Berth has nothing to attach to: load balancers,
+/// service registries, awsvpc networking.
+func refuseAttachments(
+    _ loadBalancers: [JSONValue]?,
+    _ serviceRegistries: [JSONValue]?,
+    _ networkConfiguration: JSONValue?
+) throws(ClusterError) {
+    if !(loadBalancers ?? []).isEmpty || !(serviceRegistries ?? []).isEmpty {
+        throw ClusterError(
+            .invalidParameter,
+            "Berth has no load balancers or service registries to attach a service to."
+        )
+    }
+    if networkConfiguration != nil {
+        throw ClusterError(
+            .invalidParameter,
+            "networkConfiguration is for the awsvpc network mode, which Berth does not run."
+        )
+    }
 }

@@ -126,6 +126,12 @@ public enum ServiceScheduler {
         let launching = primary.rolloutState != .failed && (service.restartNotBefore.map { $0 <= now } ?? true)
 
         let alive = tasks.filter(isAlive)
+        // Tasks the service must move off their instance: DRAINING ones; for DAEMON, any not eligible.
+        let leaving: (ClusterTask) -> Bool = {
+            service.schedulingStrategy == .daemon
+                ? !eligibleInstances.contains($0.containerInstanceArn)
+                : drainingInstances.contains($0.containerInstanceArn)
+        }
         let (stops, starts) =
             service.schedulingStrategy == .daemon
             ? daemonDecisions(
@@ -139,15 +145,10 @@ public enum ServiceScheduler {
                 service,
                 primary: primary,
                 alive: alive,
-                leaving: { drainingInstances.contains($0.containerInstanceArn) },
+                leaving: leaving,
                 launching: launching
             )
         let stopped = Set(stops.map(\.taskArn))
-        let leaving: (ClusterTask) -> Bool = {
-            service.schedulingStrategy == .daemon
-                ? !eligibleInstances.contains($0.containerInstanceArn)
-                : drainingInstances.contains($0.containerInstanceArn)
-        }
 
         // The service as it now stands.
         var deployments: [ServiceDeployment] = []
@@ -217,48 +218,42 @@ public enum ServiceScheduler {
             let right = (isPrimary($1) ? -1 : order[$1.startedBy ?? ""] ?? Int.max, $1.createdAt)
             return left > right
         }
-        var stops: [Stop] = []
-        var stopped = Set<String>()
-        func stop(_ task: ClusterTask, _ reason: String) {
-            guard !stopped.contains(task.taskArn) else { return }
-            stops.append(Stop(taskArn: task.taskArn, reason: reason))
-            stopped.insert(task.taskArn)
-        }
+        var stopping = Stopping()
         let scaling = "Scaling activity initiated by (deployment \(primary.id))"
 
         // What is not healthy counts for nothing: UNHEALTHY tasks, and tasks to be replaced that are not
         // RUNNING, stop at once; so do the PRIMARY's tasks beyond desired that are not RUNNING.
         for task in alive where isRunning(task) && task.healthStatus == .unhealthy {
-            stop(task, "Task failed container health checks")
+            stopping.add(task, "Task failed container health checks")
         }
-        for task in replaced where !isHealthy(task) { stop(task, scaling) }
+        for task in replaced where !isHealthy(task) { stopping.add(task, scaling) }
         let kept = alive.filter { isPrimary($0) && !leaving($0) }.sorted { $0.createdAt > $1.createdAt }
-        var excess = kept.filter { !stopped.contains($0.taskArn) }.count - desired
-        for task in kept where excess > 0 && !isRunning(task) && !stopped.contains(task.taskArn) {
-            stop(task, scaling)
+        var excess = kept.filter { !stopping.contains($0.taskArn) }.count - desired
+        for task in kept where excess > 0 && !isRunning(task) && !stopping.contains(task.taskArn) {
+            stopping.add(task, scaling)
             excess -= 1
         }
         // Healthy tasks stop only above the floor.
         let floor = configuration.minimumHealthyTasks(desired: desired)
-        var stoppable = alive.filter { isHealthy($0) && !stopped.contains($0.taskArn) }.count - floor
-        for task in replaced where stoppable > 0 && !stopped.contains(task.taskArn) {
-            stop(task, scaling)
+        var stoppable = alive.filter { isHealthy($0) && !stopping.contains($0.taskArn) }.count - floor
+        for task in replaced where stoppable > 0 && !stopping.contains(task.taskArn) {
+            stopping.add(task, scaling)
             stoppable -= 1
         }
-        for task in kept where excess > 0 && !stopped.contains(task.taskArn) {
-            stop(task, scaling)
+        for task in kept where excess > 0 && !stopping.contains(task.taskArn) {
+            stopping.add(task, scaling)
             excess -= 1
         }
 
         // Starts fill the PRIMARY up to desired, within the ceiling on tasks alive.
-        let aliveAfterStops = alive.count - stops.count
-        let keptAfterStops = kept.filter { !stopped.contains($0.taskArn) }.count
+        let aliveAfterStops = alive.count - stopping.stops.count
+        let keptAfterStops = kept.filter { !stopping.contains($0.taskArn) }.count
         let ceiling = configuration.maximumTasks(desired: desired)
         let startCount = launching ? max(0, min(desired - keptAfterStops, ceiling - aliveAfterStops)) : 0
         let starts =
             startCount > 0
             ? [Start(deployment: primary.id, taskDefinition: primary.taskDefinition, count: startCount)] : []
-        return (stops, starts)
+        return (stopping.stops, starts)
     }
 
     /// DAEMON: one task of the PRIMARY on each eligible instance. Tasks on other instances (DRAINING, gone,
@@ -274,21 +269,15 @@ public enum ServiceScheduler {
         let active = service.status == .active
         let alive = tasks.filter(isAlive)
         let scaling = "Scaling activity initiated by (deployment \(primary.id))"
-        var stops: [Stop] = []
-        var stopped = Set<String>()
-        func stop(_ task: ClusterTask, _ reason: String) {
-            guard !stopped.contains(task.taskArn) else { return }
-            stops.append(Stop(taskArn: task.taskArn, reason: reason))
-            stopped.insert(task.taskArn)
-        }
+        var stopping = Stopping()
         let eligibleSet = active ? Set(eligible) : []
-        for task in alive where !eligibleSet.contains(task.containerInstanceArn) { stop(task, scaling) }
+        for task in alive where !eligibleSet.contains(task.containerInstanceArn) { stopping.add(task, scaling) }
         for task in alive where isRunning(task) && task.healthStatus == .unhealthy {
-            stop(task, "Task failed container health checks")
+            stopping.add(task, "Task failed container health checks")
         }
         // One task per instance: the PRIMARY's newest stays.
         let byInstance = Dictionary(
-            grouping: alive.filter { !stopped.contains($0.taskArn) },
+            grouping: alive.filter { !stopping.contains($0.taskArn) },
             by: \.containerInstanceArn
         )
         var outdated: [ClusterTask] = []
@@ -297,33 +286,41 @@ public enum ServiceScheduler {
                 ($0.startedBy == primary.id ? 1 : 0, $0.createdAt) > ($1.startedBy == primary.id ? 1 : 0, $1.createdAt)
             }
             guard let keep = ordered.first else { continue }
-            for extra in ordered.dropFirst() { stop(extra, scaling) }
+            for extra in ordered.dropFirst() { stopping.add(extra, scaling) }
             if keep.startedBy != primary.id { outdated.append(keep) }
         }
         let floor = service.deploymentConfiguration.minimumHealthyTasks(desired: eligibleSet.count)
-        var stoppable = alive.filter { isHealthy($0) && !stopped.contains($0.taskArn) }.count - floor
+        var stoppable = alive.filter { isHealthy($0) && !stopping.contains($0.taskArn) }.count - floor
         for task in outdated.sorted(by: { $0.createdAt < $1.createdAt }) {
             if !isHealthy(task) {
-                stop(task, scaling)
+                stopping.add(task, scaling)
             } else if stoppable > 0 {
-                stop(task, scaling)
+                stopping.add(task, scaling)
                 stoppable -= 1
             }
         }
-        // An instance takes a new task once nothing of the service is left on it, stopping ones included.
-        guard launching, active else { return (stops, []) }
-        let occupied = Set(tasks.filter { !$0.isStopped && !stopped.contains($0.taskArn) }.map(\.containerInstanceArn))
-        let free = eligible.filter { !occupied.contains($0) && !stoppedOnlyJustNow($0, stops: stopped, tasks: tasks) }
-        guard !free.isEmpty else { return (stops, []) }
+        // An instance takes a new task once nothing of the service is left on it: a task told to stop,
+        // now or before, keeps its instance until it is STOPPED.
+        guard launching, active else { return (stopping.stops, []) }
+        let occupied = Set(tasks.filter { !$0.isStopped }.map(\.containerInstanceArn))
+        let free = eligible.filter { !occupied.contains($0) }
+        guard !free.isEmpty else { return (stopping.stops, []) }
         return (
-            stops,
+            stopping.stops,
             [Start(deployment: primary.id, taskDefinition: primary.taskDefinition, count: free.count, instances: free)]
         )
     }
 
-    /// Whether a task on `instance` is being stopped by this very plan: the instance is not free until it
-    /// has stopped.
-    static func stoppedOnlyJustNow(_ instance: String, stops: Set<String>, tasks: [ClusterTask]) -> Bool {
-        tasks.contains { stops.contains($0.taskArn) && $0.containerInstanceArn == instance }
+    /// The stops a decision has made so far, each task once.
+    struct Stopping {
+        private(set) var stops: [Stop] = []
+        private var arns = Set<String>()
+
+        func contains(_ taskArn: String) -> Bool { arns.contains(taskArn) }
+
+        mutating func add(_ task: ClusterTask, _ reason: String) {
+            guard arns.insert(task.taskArn).inserted else { return }
+            stops.append(Stop(taskArn: task.taskArn, reason: reason))
+        }
     }
 }

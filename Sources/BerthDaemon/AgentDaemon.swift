@@ -98,7 +98,7 @@ public struct AgentDaemon: Sendable {
             onListening: { supervision.apiListening() }
         )
         try await controlPlane.createCluster(configuration.cluster.value)
-        let metadataSource = AgentTaskMetadata(docker: docker)
+        let metadataSource = AgentTaskMetadata(introspection: introspection, docker: docker)
         let metadataServer =
             configuration.taskMetadataPort == 0
             ? nil
@@ -115,7 +115,6 @@ public struct AgentDaemon: Sendable {
             logger: logger,
             onReady: { ready in
                 introspection.agentReady(ready)
-                metadataSource.agentReady(ready)
                 let engine = ready.engine
                 supervision.serving {
                     let records = await engine.taskRecords

@@ -5,7 +5,6 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// The task metadata endpoint as a service of `berth agent`: it waits for the agent to name the address
 /// (Docker's bridge gateway, known once dockerd answers), then serves there until shutdown.
@@ -52,20 +51,15 @@ final class TaskMetadataServer: Service, TaskMetadataServing {
     }
 }
 
-/// The agent's tasks and Docker's view of their containers, for the task metadata endpoint.
-final class AgentTaskMetadata: TaskMetadataSource {
-    private let engine = Mutex<TaskEngine?>(nil)
-    private let docker: any DockerClient
-
-    init(docker: any DockerClient) {
-        self.docker = docker
-    }
-
-    func agentReady(_ ready: Agent.Ready) { engine.withLock { $0 = ready.engine } }
+/// The agent's tasks (as introspection sees them) and Docker's view of their containers, for the task
+/// metadata endpoint.
+struct AgentTaskMetadata: TaskMetadataSource {
+    let introspection: AgentIntrospection
+    let docker: any DockerClient
 
     func task(ofContainerKey key: String) async -> (task: TaskRecord, container: String)? {
-        guard !key.isEmpty, let engine = engine.withLock({ $0 }) else { return nil }
-        for record in await engine.taskRecords {
+        guard !key.isEmpty else { return nil }
+        for record in await introspection.tasks() {
             if let container = record.containers.first(where: { $0.metadataID == key }) {
                 return (record, container.name)
             }
