@@ -123,6 +123,34 @@ final class BerthAgentProcess: Sendable {
 }
 
 extension BerthAgentProcess {
+    /// `berth agent` for `cluster`, registered, for `body`. Whatever happens it is stopped and the cluster's
+    /// containers and volumes removed; SIGTERM must end it with status 0; when `body` fails, its log (and
+    /// what `diagnostics` adds) is recorded.
+    static func withAgent(
+        cluster: String,
+        extraConfiguration: String = "",
+        launcher: [String] = [],
+        diagnostics: @autoclosure () -> String = "",
+        _ body: (BerthAgentProcess) async throws -> Void
+    ) async throws {
+        let agent = try BerthAgentProcess(cluster: cluster, extraConfiguration: extraConfiguration, launcher: launcher)
+        defer { agent.removeDirectory() }
+        do {
+            try await agent.waitUntilRegistered(cluster: cluster)
+            try await body(agent)
+        } catch {
+            Issue.record("berth log:\n\(agent.logText.suffix(4000))\(diagnostics())")
+            _ = await agent.terminate()
+            await WalkthroughTests.removeContainers(cluster: cluster)
+            throw error
+        }
+        let status = await agent.terminate()
+        #expect(status == 0, "SIGTERM ends berth agent with status 0: \(agent.logText.suffix(3000))")
+        await WalkthroughTests.removeContainers(cluster: cluster)
+    }
+}
+
+extension BerthAgentProcess {
     /// RunTask of one task of `taskDefinition`; its ARN.
     func runTask(cluster: String, taskDefinition: String) async throws -> String {
         let (status, data) = try await ECSCall.post(

@@ -55,10 +55,7 @@ struct IntrospectionTests {
     @Test("/v1/metadata, /v1/tasks, by task ARN, by full and short docker ID; 400 and 404 as the ECS agent answers")
     func shapes() async throws {
         let cluster = "introspection-\(UUID().uuidString.prefix(8).lowercased())"
-        let agent = try BerthAgentProcess(cluster: cluster)
-        defer { agent.removeDirectory() }
-        do {
-            try await agent.waitUntilRegistered(cluster: cluster)
+        try await BerthAgentProcess.withAgent(cluster: cluster) { agent in
             let index = try await Self.get(agent.introspection + "/")
             #expect(index.json["AvailableCommands"] as? [String] == ["/v1/metadata", "/v1/tasks", "/license"])
 
@@ -146,13 +143,6 @@ struct IntrospectionTests {
                 try await ECSCall.post(agent.endpoint, "StopTask", #"{"cluster":"\#(cluster)","task":"\#(arn)"}"#).0
                     == 200
             )
-        } catch {
-            Issue.record("berth log:\n\(agent.logText.suffix(3000))")
-            _ = await agent.terminate()
-            await WalkthroughTests.removeContainers(cluster: cluster)
-            throw error
         }
-        #expect(await agent.terminate() == 0)
-        await WalkthroughTests.removeContainers(cluster: cluster)
     }
 }

@@ -63,10 +63,11 @@ struct JournalTests {
         defer { done.withLock { $0 = true } }
 
         let cluster = "journal-\(UUID().uuidString.prefix(8).lowercased())"
-        let agent = try BerthAgentProcess(cluster: cluster, launcher: Self.launcher(journalDirectory: directory.path))
-        defer { agent.removeDirectory() }
-        do {
-            try await agent.waitUntilRegistered(cluster: cluster)
+        try await BerthAgentProcess.withAgent(
+            cluster: cluster,
+            launcher: Self.launcher(journalDirectory: directory.path),
+            diagnostics: "\njournal: \(socket.messages.suffix(20))"
+        ) { agent in
             let definition =
                 #"{"family":"journal","containerDefinitions":[{"name":"app","image":"\#(TestEnvironment.localImage)","memory":8,"command":["sleep","3600"],"stopTimeout":1}]}"#
             #expect(try await ECSCall.post(agent.endpoint, "RegisterTaskDefinition", definition).0 == 200)
@@ -99,14 +100,7 @@ struct JournalTests {
             // ECS_LOGLEVEL=info: nothing at debug (7) reaches the journal.
             #expect(entries.allSatisfy { Int($0["PRIORITY"] ?? "") ?? 9 <= 6 }, "\(entries.map { $0["PRIORITY"] })")
             #expect(!agent.logText.contains("Started container"), "log lines on standard error: \(agent.logText)")
-        } catch {
-            Issue.record("berth log:\n\(agent.logText.suffix(3000))\njournal: \(socket.messages.suffix(20))")
-            _ = await agent.terminate()
-            await WalkthroughTests.removeContainers(cluster: cluster)
-            throw error
         }
-        #expect(await agent.terminate() == 0)
-        await WalkthroughTests.removeContainers(cluster: cluster)
         done.withLock { $0 = true }
         _ = try? await listener.value
     }

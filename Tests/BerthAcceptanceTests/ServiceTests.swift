@@ -82,12 +82,7 @@ struct ServiceTests {
         "create-service → services-stable with 3 RUNNING; a new revision rolls out within the bounds; a killed container is replaced; desiredCount 0 stops all; delete-service"
     )
     func lifecycle() async throws {
-        let cluster = "services-\(UUID().uuidString.prefix(8).lowercased())"
-        let agent = try BerthAgentProcess(cluster: cluster)
-        defer { agent.removeDirectory() }
-        let session = Session(agent: agent)
-        do {
-            try await agent.waitUntilRegistered(cluster: cluster)
+        try await Self.withAgent("services") { session, cluster in
             let first = try await session.registerTaskDefinition(Self.definition("svc", command: ["sleep", "3600"]))
             let created = try await session.ecs(
                 "create-service",
@@ -173,7 +168,7 @@ struct ServiceTests {
                 endpoint: .unixSocket(path: TestEnvironment.dockerSocket),
                 logger: Logger(label: "services") { _ in SwiftLogNoOpLogHandler() }
             ) { docker in try await docker.killContainer(dockerID) }
-            try await agent.waitForTask(victimArn, cluster: cluster, status: "STOPPED")
+            try await session.agent.waitForTask(victimArn, cluster: cluster, status: "STOPPED")
             try await Self.waitFor(session, cluster: cluster, "web") { service in
                 Self.isStable(service) && service["runningCount"] as? Int == 3
             }
@@ -191,32 +186,30 @@ struct ServiceTests {
             try await Self.waitFor(session, cluster: cluster, "web") { $0["status"] as? String == "INACTIVE" }
             let listed = try await session.ecs("list-services", "--cluster", cluster)
             #expect((listed["serviceArns"] as? [String]) == [])
-        } catch {
-            Issue.record("berth log:\n\(agent.logText.suffix(3000))")
-            _ = await agent.terminate()
-            await WalkthroughTests.removeContainers(cluster: cluster)
-            throw error
         }
-        #expect(await agent.terminate() == 0)
-        await WalkthroughTests.removeContainers(cluster: cluster)
     }
 
-    /// Runs `body` with a fresh agent and cluster, cleaning up whatever happens.
+    /// Sets the cluster's one instance (the agent's) ACTIVE or DRAINING.
+    static func setInstanceState(_ session: Session, cluster: String, _ status: String) async throws {
+        let listed = try await session.ecs("list-container-instances", "--cluster", cluster)
+        let instance = try #require((listed["containerInstanceArns"] as? [String])?.first)
+        try await session.ecs(
+            "update-container-instances-state",
+            "--cluster",
+            cluster,
+            "--container-instances",
+            instance,
+            "--status",
+            status
+        )
+    }
+
+    /// Runs `body` with a fresh agent on a cluster of its own, cleaning up whatever happens.
     static func withAgent(_ prefix: String, _ body: (Session, String) async throws -> Void) async throws {
         let cluster = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
-        let agent = try BerthAgentProcess(cluster: cluster)
-        defer { agent.removeDirectory() }
-        do {
-            try await agent.waitUntilRegistered(cluster: cluster)
+        try await BerthAgentProcess.withAgent(cluster: cluster) { agent in
             try await body(Session(agent: agent), cluster)
-        } catch {
-            Issue.record("berth log:\n\(agent.logText.suffix(3000))")
-            _ = await agent.terminate()
-            await WalkthroughTests.removeContainers(cluster: cluster)
-            throw error
         }
-        #expect(await agent.terminate() == 0)
-        await WalkthroughTests.removeContainers(cluster: cluster)
     }
 
     @Test("a revision whose essential container exits at once, with the circuit breaker on: FAILED and rolled back")
@@ -279,31 +272,13 @@ struct ServiceTests {
                 "maximumPercent=100,minimumHealthyPercent=0"
             )
             try await Self.waitFor(session, cluster: cluster, "worker", until: Self.isStable)
-            let listed = try await session.ecs("list-container-instances", "--cluster", cluster)
-            let instance = try #require((listed["containerInstanceArns"] as? [String])?.first)
-            try await session.ecs(
-                "update-container-instances-state",
-                "--cluster",
-                cluster,
-                "--container-instances",
-                instance,
-                "--status",
-                "DRAINING"
-            )
+            try await Self.setInstanceState(session, cluster: cluster, "DRAINING")
             try await Self.waitFor(session, cluster: cluster, "worker") { $0["runningCount"] as? Int == 0 }
             #expect(try await Self.liveTasks(session, cluster: cluster, "worker").isEmpty)
             let kept = try await session.agent.waitForTask(standalone, cluster: cluster, status: "RUNNING")
             #expect(kept["desiredStatus"] as? String == "RUNNING")
 
-            try await session.ecs(
-                "update-container-instances-state",
-                "--cluster",
-                cluster,
-                "--container-instances",
-                instance,
-                "--status",
-                "ACTIVE"
-            )
+            try await Self.setInstanceState(session, cluster: cluster, "ACTIVE")
             try await Self.waitFor(session, cluster: cluster, "worker", until: Self.isStable)
             #expect(try await Self.liveTasks(session, cluster: cluster, "worker").count == 2)
         }
@@ -367,29 +342,11 @@ struct ServiceTests {
             )
             #expect(refused.contains("InvalidParameterException"), "\(refused)")
 
-            let instances = try await session.ecs("list-container-instances", "--cluster", cluster)
-            let instance = try #require((instances["containerInstanceArns"] as? [String])?.first)
-            try await session.ecs(
-                "update-container-instances-state",
-                "--cluster",
-                cluster,
-                "--container-instances",
-                instance,
-                "--status",
-                "DRAINING"
-            )
+            try await Self.setInstanceState(session, cluster: cluster, "DRAINING")
             try await Self.waitFor(session, cluster: cluster, "logs") {
                 $0["desiredCount"] as? Int == 0 && $0["runningCount"] as? Int == 0
             }
-            try await session.ecs(
-                "update-container-instances-state",
-                "--cluster",
-                cluster,
-                "--container-instances",
-                instance,
-                "--status",
-                "ACTIVE"
-            )
+            try await Self.setInstanceState(session, cluster: cluster, "ACTIVE")
             try await Self.waitFor(session, cluster: cluster, "logs") {
                 Self.isStable($0) && $0["runningCount"] as? Int == 1
             }

@@ -13,10 +13,6 @@ struct TaskMetadataTests {
     @Test("a bridge-mode container reads its container, task and stats documents; an unknown ID is 404")
     func fromInsideABridgeContainer() async throws {
         let cluster = "metadata-\(UUID().uuidString.prefix(8).lowercased())"
-        let agent = try BerthAgentProcess(cluster: cluster)
-        defer { agent.removeDirectory() }
-        let output = agent.directory.appendingPathComponent("out")
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         // Each document fetched from inside the container into a host folder; `done` when all are there. The
         // agent records RUNNING just after Docker starts the container: the script waits to see it, as an
         // application that needs it would.
@@ -28,25 +24,26 @@ struct TaskMetadataTests {
             && wget -q -O stats.json "$u/stats" && wget -q -O task-stats.json "$u/task/stats" \
             && touch done; sleep 3600
             """
-        let definition: [String: Any] = [
-            "family": "metadata",
-            "volumes": [["name": "out", "host": ["sourcePath": output.path]]],
-            "containerDefinitions": [
-                [
-                    "name": "sidecar", "image": TestEnvironment.localImage, "memory": 8, "essential": false,
-                    "command": ["sleep", "3600"], "stopTimeout": 1,
+        try await BerthAgentProcess.withAgent(cluster: cluster) { agent in
+            let output = agent.directory.appendingPathComponent("out")
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            let definition: [String: Any] = [
+                "family": "metadata",
+                "volumes": [["name": "out", "host": ["sourcePath": output.path]]],
+                "containerDefinitions": [
+                    [
+                        "name": "sidecar", "image": TestEnvironment.localImage, "memory": 8, "essential": false,
+                        "command": ["sleep", "3600"], "stopTimeout": 1,
+                    ],
+                    [
+                        "name": "reader", "image": TestEnvironment.localImage, "memory": 16, "cpu": 64,
+                        "command": ["sh", "-c", script], "stopTimeout": 1,
+                        "dependsOn": [["containerName": "sidecar", "condition": "START"]],
+                        "mountPoints": [["sourceVolume": "out", "containerPath": "/out"]],
+                        "dockerLabels": ["team": "berth"],
+                    ],
                 ],
-                [
-                    "name": "reader", "image": TestEnvironment.localImage, "memory": 16, "cpu": 64,
-                    "command": ["sh", "-c", script], "stopTimeout": 1,
-                    "dependsOn": [["containerName": "sidecar", "condition": "START"]],
-                    "mountPoints": [["sourceVolume": "out", "containerPath": "/out"]],
-                    "dockerLabels": ["team": "berth"],
-                ],
-            ],
-        ]
-        do {
-            try await agent.waitUntilRegistered(cluster: cluster)
+            ]
             let body = String(decoding: try JSONSerialization.data(withJSONObject: definition), as: UTF8.self)
             #expect(try await ECSCall.post(agent.endpoint, "RegisterTaskDefinition", body).0 == 200)
             let arn = try await agent.runTask(cluster: cluster, taskDefinition: "metadata")
@@ -117,13 +114,6 @@ struct TaskMetadataTests {
             // A key no container was given.
             let base = try #require(uri.firstRange(of: "/v4/").map { String(uri[..<$0.upperBound]) })
             #expect(try await IntrospectionTests.get(base + String(repeating: "0", count: 40)).status == 404)
-        } catch {
-            Issue.record("berth log:\n\(agent.logText.suffix(3000))")
-            _ = await agent.terminate()
-            await WalkthroughTests.removeContainers(cluster: cluster)
-            throw error
         }
-        #expect(await agent.terminate() == 0)
-        await WalkthroughTests.removeContainers(cluster: cluster)
     }
 }

@@ -12,20 +12,9 @@ struct WalkthroughTests {
 
     /// One agent for the suite's steps, stopped and cleaned up whatever happens.
     static func withAgent(extraConfiguration: String = "", _ body: (Session) async throws -> Void) async throws {
-        let agent = try BerthAgentProcess(cluster: cluster, extraConfiguration: extraConfiguration)
-        defer { agent.removeDirectory() }
-        do {
-            try await agent.waitUntilRegistered(cluster: cluster)
+        try await BerthAgentProcess.withAgent(cluster: cluster, extraConfiguration: extraConfiguration) { agent in
             try await body(Session(agent: agent))
-        } catch {
-            Issue.record("berth log:\n\(agent.logText.suffix(4000))")
-            _ = await agent.terminate()
-            await removeContainers()
-            throw error
         }
-        let status = await agent.terminate()
-        #expect(status == 0, "SIGTERM ends berth agent with status 0: \(agent.logText.suffix(3000))")
-        await removeContainers()
     }
 
     static func removeImage(_ image: String) async {
