@@ -101,7 +101,9 @@ struct TaskIntegrationTests {
             source.mountPoints = [MountPoint(sourceVolume: "data", containerPath: "/data")]
             var consumer = shell(
                 "consumer",
-                "sleep 1; test \"$(cat /data/greeting)\" = hello || exit 3; touch /data/other 2>/dev/null && exit 4; exit 0"
+                // The source writes after it starts: wait for its line (up to 20 s) rather than a fixed second.
+                "for i in $(seq 1 200); do [ \"$(cat /data/greeting 2>/dev/null)\" = hello ] && break; sleep 0.1; done; "
+                    + "test \"$(cat /data/greeting)\" = hello || exit 3; touch /data/other 2>/dev/null && exit 4; exit 0"
             )
             consumer.volumesFrom = [VolumeFrom(sourceContainer: "source", readOnly: true)]
             let arn = await agent.run([source, consumer], volumes: [BerthModel.Volume(name: "data")])
