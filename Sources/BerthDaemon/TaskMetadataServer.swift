@@ -43,7 +43,10 @@ final class TaskMetadataServer: Service, TaskMetadataServing {
             logger: logger
         )
         do {
-            try await application.runService()
+            // As a service of this one, not `runService()`: that would start a service group of its own that
+            // catches SIGTERM itself and could end before the daemon's group begins its ordered shutdown, which
+            // that group takes as a failure (exit 1).
+            try await application.run()
         } catch {
             outcomes.yield(.failure(error))
             throw error
