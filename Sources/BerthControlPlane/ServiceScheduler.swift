@@ -6,9 +6,9 @@ public import BerthModel
 /// two plans but what is stored, so a restart in the middle of a deployment resumes it.
 ///
 /// The bounds are ECS's: the PRIMARY deployment is brought to `desiredCount`; while older deployments (or
-/// DRAINING instances) have tasks, at most `maximumPercent` of desiredCount (rounded down) tasks are alive,
-/// and RUNNING tasks are stopped only while at least `minimumHealthyPercent` of desiredCount (rounded up)
-/// healthy ones stay. A task is healthy when RUNNING and, if its essential containers have health checks,
+/// DRAINING instances) have tasks, at most `maximumPercent` of desiredCount (rounded down) tasks are not yet
+/// STOPPED (those told to stop hold their places until they have), and RUNNING tasks are stopped only while
+/// at least `minimumHealthyPercent` of desiredCount (rounded up) healthy ones stay. A task is healthy when RUNNING and, if its essential containers have health checks,
 /// when they pass; an UNHEALTHY one is replaced.
 public enum ServiceScheduler {
     public struct Stop: Sendable, Hashable {
@@ -49,6 +49,10 @@ public enum ServiceScheduler {
 
     /// A task is alive while the scheduler still wants it: desired RUNNING and not yet STOPPED.
     static func isAlive(_ task: ClusterTask) -> Bool { task.desiredStatus == .running && !task.isStopped }
+
+    /// A task is present until it is STOPPED, even once told to stop: its containers may still run, so it
+    /// counts towards `maximumPercent` (ECS's "RUNNING or PENDING"), the counts and its deployment.
+    static func isPresent(_ task: ClusterTask) -> Bool { !task.isStopped }
 
     static func isRunning(_ task: ClusterTask) -> Bool { task.lastStatus == "RUNNING" }
 
@@ -145,18 +149,22 @@ public enum ServiceScheduler {
                 service,
                 primary: primary,
                 alive: alive,
+                present: tasks.filter(isPresent).count,
                 leaving: leaving,
                 launching: launching
             )
         let stopped = Set(stops.map(\.taskArn))
 
-        // The service as it now stands.
+        // The service as it now stands. The counts are of tasks present, those told to stop included, as ECS
+        // counts them: a scale-down shows more running than desired until the tasks have stopped.
+        let present = tasks.filter(isPresent)
         var deployments: [ServiceDeployment] = []
         for var deployment in service.deployments {
-            let mine = alive.filter { $0.startedBy == deployment.id && !stopped.contains($0.taskArn) }
+            let mine = present.filter { $0.startedBy == deployment.id }
             let running = mine.filter(isRunning).count
             if deployment.status != "PRIMARY" {
-                // An older deployment leaves the list once its last task is told to stop.
+                // An older deployment leaves the list once its last task has STOPPED, so `services-stable`
+                // means the old revision no longer runs.
                 guard !mine.isEmpty else { continue }
             } else {
                 deployment.desiredCount = desired
@@ -169,13 +177,14 @@ public enum ServiceScheduler {
             deployments.append(deployment)
         }
         service.deployments = deployments
-        let remaining = alive.filter { !stopped.contains($0.taskArn) }
-        service.runningCount = remaining.filter(isRunning).count
-        service.pendingCount = remaining.count - service.runningCount
+        service.runningCount = present.filter(isRunning).count
+        service.pendingCount = present.count - service.runningCount
 
+        let remaining = alive.filter { !stopped.contains($0.taskArn) }
         let steady =
             service.status == .active && deployments.count == 1 && stops.isEmpty && starts.isEmpty
-            && remaining.count == desired && remaining.allSatisfy(isHealthy) && remaining.allSatisfy { !leaving($0) }
+            && present.count == desired && remaining.count == desired && remaining.allSatisfy(isHealthy)
+            && remaining.allSatisfy { !leaving($0) }
         if steady, let index = service.deployments.firstIndex(where: { $0.status == "PRIMARY" }),
             service.deployments[index].rolloutState == .inProgress
         {
@@ -188,7 +197,7 @@ public enum ServiceScheduler {
             service.consecutiveFailures = 0
             service.restartNotBefore = nil
         }
-        if service.status == .draining, alive.isEmpty {
+        if service.status == .draining, present.isEmpty {
             service.status = .inactive
             service.deployments = []
         }
@@ -204,6 +213,7 @@ public enum ServiceScheduler {
         _ service: ClusterService,
         primary: ServiceDeployment,
         alive: [ClusterTask],
+        present: Int,
         leaving: (ClusterTask) -> Bool,
         launching: Bool
     ) -> (stops: [Stop], starts: [Start]) {
@@ -245,11 +255,11 @@ public enum ServiceScheduler {
             excess -= 1
         }
 
-        // Starts fill the PRIMARY up to desired, within the ceiling on tasks alive.
-        let aliveAfterStops = alive.count - stopping.stops.count
+        // Starts fill the PRIMARY up to desired, within the ceiling on tasks present: a task told to stop
+        // holds its place until it has STOPPED.
         let keptAfterStops = kept.filter { !stopping.contains($0.taskArn) }.count
         let ceiling = configuration.maximumTasks(desired: desired)
-        let startCount = launching ? max(0, min(desired - keptAfterStops, ceiling - aliveAfterStops)) : 0
+        let startCount = launching ? max(0, min(desired - keptAfterStops, ceiling - present)) : 0
         let starts =
             startCount > 0
             ? [Start(deployment: primary.id, taskDefinition: primary.taskDefinition, count: startCount)] : []

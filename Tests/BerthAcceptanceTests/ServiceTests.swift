@@ -406,7 +406,7 @@ struct ServiceTests {
             #expect(stopped["stopCode"] as? String == "ServiceSchedulerInitiated")
             var replacement: [String: Any] = [:]
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(60)
+            let deadline = clock.now + .seconds(120)
             while clock.now < deadline {
                 replacement = try await Self.liveTasks(session, cluster: cluster, "checked").first ?? [:]
                 if replacement["healthStatus"] as? String == "HEALTHY" { break }

@@ -81,7 +81,14 @@ struct ServiceSchedulerTests {
             now: Timestamp(secondsSinceEpoch: 10)
         )
         #expect(halfFloor.stops.count == 2)
-        #expect(halfFloor.starts.map(\.count) == [2])
+        #expect(halfFloor.starts.isEmpty, "the two stopped still hold their places until they have STOPPED")
+        let freed = running.map { task in
+            var task = task
+            if halfFloor.stops.contains(where: { $0.taskArn == task.taskArn }) { task.lastStatus = "STOPPED" }
+            return task
+        }
+        let afterStops = ServiceScheduler.plan(halfFloor.service, tasks: freed, now: Timestamp(secondsSinceEpoch: 11))
+        #expect(afterStops.starts.map(\.count) == [2])
         let doubleCeiling = ServiceScheduler.plan(
             Self.service(desired: 4, maximum: 200, minimum: 100, deployments: [new, old]),
             tasks: running,
@@ -97,6 +104,32 @@ struct ServiceSchedulerTests {
         )
         #expect(tight.starts.isEmpty && tight.stops.isEmpty)
         #expect(tight.stuck)
+    }
+
+    @Test("an older deployment stays, and its RUNNING tasks count, until they have STOPPED: stable means gone")
+    func stoppingTasksCount() {
+        let old = Self.deployment("ecs-svc/old", status: "ACTIVE", desired: 2)
+        let new = Self.deployment("ecs-svc/new", status: "PRIMARY", desired: 2)
+        let service = Self.service(desired: 2, maximum: 200, minimum: 100, deployments: [new, old])
+        var tasks = (1...2).map { Self.task($0, deployment: new.id, running: true) }
+        var stopping = Self.task(3, deployment: old.id, running: true)
+        stopping.desiredStatus = .stopped
+        stopping.stopCode = .serviceSchedulerInitiated
+        tasks.append(stopping)
+        let waiting = ServiceScheduler.plan(service, tasks: tasks, now: Timestamp(secondsSinceEpoch: 1))
+        #expect(waiting.stops.isEmpty && waiting.starts.isEmpty)
+        #expect(waiting.service.deployments.map(\.id) == [new.id, old.id])
+        #expect(waiting.service.deployments.last?.runningCount == 1)
+        #expect(waiting.service.runningCount == 3)
+        #expect(!waiting.steady && !waiting.stuck)
+        #expect(waiting.service.primary?.rolloutState == .inProgress)
+
+        tasks[2].lastStatus = "STOPPED"
+        let done = ServiceScheduler.plan(waiting.service, tasks: tasks, now: Timestamp(secondsSinceEpoch: 2))
+        #expect(done.service.deployments.map(\.id) == [new.id])
+        #expect(done.service.runningCount == 2)
+        #expect(done.steady)
+        #expect(done.service.primary?.rolloutState == .completed)
     }
 
     @Test("an UNHEALTHY task is stopped as failing its health checks and replaced; UNKNOWN health is not yet healthy")
@@ -236,7 +269,7 @@ struct ServiceSchedulerTests {
     }
 
     @Test(
-        "every step keeps RUNNING at or above the floor and alive tasks at or under the ceiling; rollouts the bounds allow finish"
+        "every step keeps RUNNING at or above the floor and tasks not yet STOPPED under the ceiling; rollouts the bounds allow finish"
     )
     func boundsAndProgress() async {
         let scenarios = Gen.int(in: 0...1_000_000).array(of: 6...6)
@@ -259,17 +292,30 @@ struct ServiceSchedulerTests {
             }
             let floor = service.deploymentConfiguration.minimumHealthyTasks(desired: desired)
             let ceiling = service.deploymentConfiguration.maximumTasks(desired: desired)
+            // A task told to stop keeps running for a step (`stopDelay` steps), as its containers take time.
+            let stopDelay = numbers[5] % 3
+            var toldToStopAt: [String: Int] = [:]
+            let wanted: (ClusterTask) -> Bool = { $0.desiredStatus == .running && $0.lastStatus == "RUNNING" }
             for step in 0..<40 {
                 let plan = ServiceScheduler.plan(service, tasks: tasks, now: Timestamp(secondsSinceEpoch: Double(step)))
-                let runningBefore = tasks.filter { $0.lastStatus == "RUNNING" }.count
-                let stopped = Set(plan.stops.map(\.taskArn))
-                tasks.removeAll { stopped.contains($0.taskArn) }
-                let runningAfter = tasks.filter { $0.lastStatus == "RUNNING" }.count
+                let runningBefore = tasks.filter(wanted).count
+                for index in tasks.indices where plan.stops.contains(where: { $0.taskArn == tasks[index].taskArn }) {
+                    #expect(tasks[index].desiredStatus == .running, "a task is told to stop once")
+                    tasks[index].desiredStatus = .stopped
+                    tasks[index].stopCode = .serviceSchedulerInitiated
+                    toldToStopAt[tasks[index].taskArn] = step
+                }
+                let runningAfter = tasks.filter(wanted).count
                 #expect(runningAfter >= min(runningBefore, floor), "stops broke the floor at step \(step)")
                 let starts = plan.starts.reduce(0) { $0 + $1.count }
-                if starts > 0 { #expect(tasks.count + starts <= ceiling, "starts broke the ceiling at step \(step)") }
-                // What was pending is now RUNNING; what was started is pending.
-                for index in tasks.indices { tasks[index].lastStatus = "RUNNING" }
+                let present = tasks.filter { $0.lastStatus != "STOPPED" }.count
+                if starts > 0 { #expect(present + starts <= ceiling, "starts broke the ceiling at step \(step)") }
+                // What was pending is now RUNNING, what stopped long enough ago is STOPPED; what was started
+                // is pending.
+                for index in tasks.indices where tasks[index].lastStatus != "STOPPED" {
+                    let stopping = toldToStopAt[tasks[index].taskArn].map { step - $0 >= stopDelay }
+                    tasks[index].lastStatus = stopping == true ? "STOPPED" : "RUNNING"
+                }
                 for start in plan.starts {
                     for _ in 0..<start.count {
                         tasks.append(Self.task(next, deployment: start.deployment, running: false))
