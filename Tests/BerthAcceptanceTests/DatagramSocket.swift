@@ -58,6 +58,15 @@ final class DatagramSocket: Sendable {
         received.withLock { $0.first { String(decoding: $0.datagram, as: UTF8.self).contains(text) }?.at }
     }
 
+    /// Waits (at most `seconds`) until the messages received so far satisfy `condition`; whether they do.
+    @discardableResult
+    func wait(seconds: Int = 60, until condition: ([String]) -> Bool) async throws -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(seconds)
+        while !condition(messages), clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return condition(messages)
+    }
+
     func close() {
         _ = Glibc.close(descriptor)
         unlink(path)

@@ -76,7 +76,7 @@ struct JournalTests {
             let dockerID = try #require((task["containers"] as? [[String: Any]])?.first?["runtimeId"] as? String)
 
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
+            let deadline = clock.now + .seconds(60)
             var started: [String: String]?
             while started == nil, clock.now < deadline {
                 started = socket.datagrams.map(Self.entry).first {

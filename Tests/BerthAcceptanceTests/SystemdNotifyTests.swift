@@ -42,15 +42,14 @@ struct SystemdNotifyTests {
         #expect(String(decoding: data, as: UTF8.self).contains("container-instance/\(cluster)/"))
         #expect(socket.messages.contains { $0.hasPrefix("STATUS=starting") })
 
-        // WatchdogSec=2s: pings every half second while the engine answers.
-        try await Task.sleep(for: .seconds(3))
-        let pings = socket.messages.filter { $0 == "WATCHDOG=1" }.count
-        #expect(pings >= 3, "watchdog pings: \(pings)")
-        #expect(socket.messages.contains { $0.contains("STATUS=0 task(s) running") })
+        // WatchdogSec=2s: pings keep coming while the engine answers (waited for, not timed: CI is loaded).
+        let pinged = try await socket.wait { messages in messages.filter { $0 == "WATCHDOG=1" }.count >= 3 }
+        #expect(pinged, "watchdog pings: \(socket.messages.filter { $0 == "WATCHDOG=1" }.count)")
+        #expect(try await socket.wait { $0.contains { $0.contains("STATUS=0 task(s) running") } })
 
         #expect(await agent.terminate() == 0)
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(socket.messages.contains { $0.hasPrefix("STOPPING=1") }, "\(socket.messages)")
+        let stopping = try await socket.wait(seconds: 10) { $0.contains { $0.hasPrefix("STOPPING=1") } }
+        #expect(stopping, "\(socket.messages)")
         done.withLock { $0 = true }
         _ = try? await listener.value
     }
