@@ -342,10 +342,13 @@ let package = Package(
             name: "BerthAPITests",
             dependencies: [
                 "BerthAPI",
+                "BerthAgent",
                 "BerthAgentChannel",
                 "BerthControlPlane",
                 "BerthModel",
+                "DockerEngine",
                 "SigV4",
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

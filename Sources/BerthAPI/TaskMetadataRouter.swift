@@ -4,7 +4,7 @@ public import DockerEngine
 public import Foundation
 import HTTPTypes
 public import Hummingbird
-import NIOCore
+public import NIOCore
 
 /// What the task metadata endpoint reads: the agent's task records and Docker's view of their containers.
 public protocol TaskMetadataSource: Sendable {
@@ -15,63 +15,80 @@ public protocol TaskMetadataSource: Sendable {
     func stats(_ dockerID: String) async -> Data?
 }
 
-/// The ECS task metadata endpoint, version 4: each container reads its own document, its task's, and their
-/// Docker statistics, under the URL it was given as ECS_CONTAINER_METADATA_URI_V4. Shapes and member names
-/// are the ECS agent's.
+/// The ECS task metadata endpoint, versions 3 and 4: each container reads its own document, its task's, and
+/// their Docker statistics, under the URLs it was given as ECS_CONTAINER_METADATA_URI and
+/// ECS_CONTAINER_METADATA_URI_V4. Shapes and member names are the ECS agent's; for bridge and host tasks the
+/// two versions' documents are the same (v4 adds only awsvpc network details and Fargate members).
 public enum TaskMetadataRouter {
-    public static func make(source: any TaskMetadataSource) -> Router<BasicRequestContext> {
-        let router = Router()
-        router.get("/v4/:key") { _, context in
-            try await answer(context, source) { task, container in
-                await containerResponse(container, of: task, source: source)
+    public static let versions = ["v3", "v4"]
+
+    public static func make(
+        source: any TaskMetadataSource,
+        limiter: RequestRateLimiter? = nil
+    ) -> Router<TaskMetadataRequestContext> {
+        let router = Router(context: TaskMetadataRequestContext.self)
+        if let limiter { router.add(middleware: RateLimitMiddleware(limiter: limiter)) }
+        for version in versions {
+            router.get("/\(version)/:key") { _, context in
+                try await answer(version, context, source) { task, container in
+                    await containerResponse(container, of: task, source: source)
+                }
             }
-        }
-        router.get("/v4/:key/task") { _, context in
-            try await answer(context, source) { task, _ in await taskResponse(task, source: source) }
-        }
-        router.get("/v4/:key/stats") { _, context in
-            guard let (task, name) = await source.task(ofContainerKey: try context.parameters.require("key")),
-                let dockerID = task.container(named: name)?.dockerID
-            else { return notFound(try context.parameters.require("key")) }
-            return raw(await source.stats(dockerID) ?? Data("null".utf8))
-        }
-        router.get("/v4/:key/task/stats") { _, context in
-            guard let (task, _) = await source.task(ofContainerKey: try context.parameters.require("key")) else {
-                return notFound(try context.parameters.require("key"))
+            router.get("/\(version)/:key/task") { _, context in
+                try await answer(version, context, source) { task, _ in await taskResponse(task, source: source) }
             }
-            // Docker's answers as they come, keyed by Docker ID, null for a container without one.
-            let ids = task.containers.compactMap(\.dockerID)
-            let samples = await withTaskGroup(of: (String, Data?).self) { group in
-                for id in ids { group.addTask { (id, await source.stats(id)) } }
-                var samples: [String: Data] = [:]
-                for await (id, data) in group { samples[id] = data ?? Data("null".utf8) }
-                return samples
+            router.get("/\(version)/:key/stats") { _, context in
+                let key = try context.parameters.require("key")
+                guard let (task, name) = await source.task(ofContainerKey: key),
+                    let dockerID = task.container(named: name)?.dockerID
+                else { return notFound(version, key) }
+                return raw(await source.stats(dockerID) ?? Data("null".utf8))
             }
-            var body = Data("{".utf8)
-            for (index, id) in ids.sorted().enumerated() {
-                if index > 0 { body.append(Data(",".utf8)) }
-                body.append(Data("\"\(id)\":".utf8))
-                body.append(samples[id] ?? Data("null".utf8))
+            router.get("/\(version)/:key/task/stats") { _, context in
+                let key = try context.parameters.require("key")
+                guard let (task, _) = await source.task(ofContainerKey: key) else { return notFound(version, key) }
+                return raw(await taskStats(task, source: source))
             }
-            body.append(Data("}".utf8))
-            return raw(body)
         }
         return router
     }
 
+    /// Docker's answers as they come, keyed by Docker ID, null for a container Docker does not answer for.
+    static func taskStats(_ task: TaskRecord, source: any TaskMetadataSource) async -> Data {
+        let ids = task.containers.compactMap(\.dockerID)
+        let samples = await withTaskGroup(of: (String, Data?).self) { group in
+            for id in ids { group.addTask { (id, await source.stats(id)) } }
+            var samples: [String: Data] = [:]
+            for await (id, data) in group { samples[id] = data ?? Data("null".utf8) }
+            return samples
+        }
+        var body = Data("{".utf8)
+        for (index, id) in ids.sorted().enumerated() {
+            if index > 0 { body.append(Data(",".utf8)) }
+            body.append(Data("\"\(id)\":".utf8))
+            body.append(samples[id] ?? Data("null".utf8))
+        }
+        body.append(Data("}".utf8))
+        return body
+    }
+
     private static func answer(
-        _ context: BasicRequestContext,
+        _ version: String,
+        _ context: TaskMetadataRequestContext,
         _ source: any TaskMetadataSource,
         _ body: (TaskRecord, String) async -> some Encodable
     ) async throws -> Response {
         let key = try context.parameters.require("key")
-        guard let (task, name) = await source.task(ofContainerKey: key) else { return notFound(key) }
+        guard let (task, name) = await source.task(ofContainerKey: key) else { return notFound(version, key) }
         return IntrospectionRouter.json(.ok, await body(task, name))
     }
 
     /// As the ECS agent answers a key it does not know: 404 with a JSON string.
-    private static func notFound(_ key: String) -> Response {
-        IntrospectionRouter.json(.notFound, "V4 metadata handler: no container with endpoint ID \(key)")
+    private static func notFound(_ version: String, _ key: String) -> Response {
+        IntrospectionRouter.json(
+            .notFound,
+            "\(version.uppercased()) metadata handler: no container with endpoint ID \(key)"
+        )
     }
 
     private static func raw(_ data: Data) -> Response {
@@ -211,5 +228,17 @@ public enum TaskMetadataRouter {
         var PullStoppedAt: String?
         var ExecutionStoppedAt: String?
         var LaunchType: String
+    }
+}
+
+/// The task metadata endpoint's request context: Hummingbird's, with the client's address, by which requests
+/// are rate limited.
+public struct TaskMetadataRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
 }

@@ -16,8 +16,11 @@ public enum ContainerSpec {
         public static let cluster = "com.amazonaws.ecs.cluster"
     }
 
-    /// Where a container finds its task metadata endpoint.
-    public static let metadataVariable = "ECS_CONTAINER_METADATA_URI_V4"
+    /// Where a container finds its task metadata endpoint, by version: the variable and the URL's path.
+    public static let metadataVariables = [
+        (variable: "ECS_CONTAINER_METADATA_URI", version: "v3"),
+        (variable: "ECS_CONTAINER_METADATA_URI_V4", version: "v4"),
+    ]
 
     /// Docker filters that select the containers the agent made for `cluster`.
     public static func clusterFilter(_ cluster: String) -> DockerFilters {
@@ -31,7 +34,8 @@ public enum ContainerSpec {
         /// Set as AWS_DEFAULT_REGION and AWS_REGION unless the task sets them.
         public var region: String
         /// The task metadata endpoint's base URL (`http://172.17.0.1:51679`), when one is served: each
-        /// container is told its own URL under it as ECS_CONTAINER_METADATA_URI_V4.
+        /// container is told its own URLs under it as ECS_CONTAINER_METADATA_URI (v3) and
+        /// ECS_CONTAINER_METADATA_URI_V4.
         public var metadataEndpoint: String?
 
         public init(cluster: String, region: String, metadataEndpoint: String? = nil) {
@@ -60,10 +64,10 @@ public enum ContainerSpec {
         for variable in ["AWS_DEFAULT_REGION", "AWS_REGION"] where !named.contains(variable) {
             environment.append("\(variable)=\(context.region)")
         }
-        if let endpoint = context.metadataEndpoint, let id = container.metadataID,
-            !named.contains(metadataVariable)
-        {
-            environment.append("\(metadataVariable)=\(endpoint)/v4/\(id)")
+        if let endpoint = context.metadataEndpoint, let id = container.metadataID {
+            for (variable, version) in metadataVariables where !named.contains(variable) {
+                environment.append("\(variable)=\(endpoint)/\(version)/\(id)")
+            }
         }
         configuration.env = environment
         configuration.workingDir = definition.workingDirectory

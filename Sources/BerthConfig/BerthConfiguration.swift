@@ -69,9 +69,12 @@ public struct BerthConfiguration: Sendable, Hashable {
     public var apiCredentialsFile: String?
     /// BERTH_INTROSPECTION_LISTEN: the ECS agent's introspection API (`/v1/metadata`, `/v1/tasks`).
     public var introspectionListen: ListenAddress = .defaultIntrospection
-    /// BERTH_TASK_METADATA_PORT: the task metadata endpoint (v4) listens on this port of Docker's bridge
+    /// BERTH_TASK_METADATA_PORT: the task metadata endpoint (v3 and v4) listens on this port of Docker's bridge
     /// gateway, where task containers reach it; 0 serves none.
     public var taskMetadataPort: UInt16 = 51679
+    /// `ECS_TASK_METADATA_RPS_LIMIT`: requests per second each client (a container's address) may make to the
+    /// task metadata endpoint, steady and burst; more are answered 429.
+    public var taskMetadataRateLimit: RequestRateLimit = .taskMetadataDefault
     /// BERTH_STOPPED_TASK_RETENTION: how long STOPPED tasks stay describable (at least 1h, as in ECS).
     public var stoppedTaskRetention: Duration = .seconds(3600)
 

@@ -33,6 +33,7 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case apiCredentialsFile = "BERTH_API_CREDENTIALS_FILE"
     case introspectionListen = "BERTH_INTROSPECTION_LISTEN"
     case taskMetadataPort = "BERTH_TASK_METADATA_PORT"
+    case taskMetadataRateLimit = "ECS_TASK_METADATA_RPS_LIMIT"
     case stoppedTaskRetention = "BERTH_STOPPED_TASK_RETENTION"
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.
@@ -57,7 +58,7 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
         "ECS_LOG_OPTS", "ECS_LOG_OUTPUT_FORMAT", "ECS_LOG_ROLLOVER_TYPE", "ECS_MANIFEST_PULL_TIMEOUT",
         "ECS_NVIDIA_RUNTIME", "ECS_OFFHOST_INTROSPECTION_INTERFACE_NAME", "ECS_POLLING_METRICS_WAIT_DURATION",
         "ECS_POLL_METRICS", "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT", "ECS_SHARED_VOLUME_MATCH_FULL_CONFIG",
-        "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER", "ECS_TASK_METADATA_RPS_LIMIT", "ECS_TASK_PIDS_LIMIT",
+        "ECS_SKIP_LOCALHOST_TRAFFIC_FILTER", "ECS_TASK_PIDS_LIMIT",
         "ECS_UPDATES_ENABLED", "ECS_UPDATE_DOWNLOAD_DIR", "ECS_VOLUME_PLUGIN_CAPABILITIES", "ECS_WARM_POOLS_CHECK",
         "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE",
     ]

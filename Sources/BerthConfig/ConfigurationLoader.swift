@@ -455,6 +455,17 @@ struct ValueReader {
         configuration.taskMetadataPort = read(.taskMetadataPort, default: defaults.taskMetadataPort) { text in
             UInt16(text).map { .accepted($0) } ?? .refused(reason: "not a port number from 0 (none) to 65535")
         }
+        // As the ECS agent does, a limit it cannot read falls back to the default, with a warning.
+        configuration.taskMetadataRateLimit = read(
+            .taskMetadataRateLimit,
+            default: defaults.taskMetadataRateLimit
+        ) { text in
+            do throws(ConfigurationError) {
+                return .accepted(try RequestRateLimit(parsing: text))
+            } catch {
+                return .fallBack(reason: error.message)
+            }
+        }
         configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
             text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
         }

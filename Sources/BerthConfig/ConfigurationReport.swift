@@ -64,6 +64,7 @@ public enum ConfigurationReport {
         case .apiCredentialsFile: configuration.apiCredentialsFile ?? ""
         case .introspectionListen: configuration.introspectionListen.description
         case .taskMetadataPort: "\(configuration.taskMetadataPort)"
+        case .taskMetadataRateLimit: configuration.taskMetadataRateLimit.description
         case .stoppedTaskRetention: GoDuration.format(configuration.stoppedTaskRetention)
         }
     }

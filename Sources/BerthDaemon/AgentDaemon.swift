@@ -102,7 +102,15 @@ public struct AgentDaemon: Sendable {
         let metadataServer =
             configuration.taskMetadataPort == 0
             ? nil
-            : TaskMetadataServer(port: Int(configuration.taskMetadataPort), source: metadataSource, logger: logger)
+            : TaskMetadataServer(
+                port: Int(configuration.taskMetadataPort),
+                source: metadataSource,
+                limiter: RequestRateLimiter(
+                    steady: configuration.taskMetadataRateLimit.steady,
+                    burst: configuration.taskMetadataRateLimit.burst
+                ),
+                logger: logger
+            )
         let agent = Agent(
             configuration: configuration,
             connection: InProcessAgentChannel(handler: controlPlane.controlPlane),

@@ -11,13 +11,15 @@ import ServiceLifecycle
 final class TaskMetadataServer: Service, TaskMetadataServing {
     let port: Int
     private let source: any TaskMetadataSource
+    private let limiter: RequestRateLimiter
     private let logger: Logger
     private let hosts = AsyncStream.makeStream(of: String.self)
     private let outcomes = AsyncStream.makeStream(of: Result<Void, any Error>.self)
 
-    init(port: Int, source: any TaskMetadataSource, logger: Logger) {
+    init(port: Int, source: any TaskMetadataSource, limiter: RequestRateLimiter, logger: Logger) {
         self.port = port
         self.source = source
+        self.limiter = limiter
         self.logger = logger
     }
 
@@ -37,7 +39,7 @@ final class TaskMetadataServer: Service, TaskMetadataServing {
         guard let host else { return }
         let outcomes = self.outcomes.continuation
         let application = Application(
-            router: TaskMetadataRouter.make(source: source),
+            router: TaskMetadataRouter.make(source: source, limiter: limiter),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { _ in outcomes.yield(.success(())) },
             logger: logger

@@ -2,8 +2,8 @@ import BerthTestSupport
 import Foundation
 import Testing
 
-/// The task metadata endpoint (v4), read from inside a bridge-mode task container as an application reads
-/// it: with the URL in ECS_CONTAINER_METADATA_URI_V4 and busybox's wget.
+/// The task metadata endpoint (v4 and v3), read from inside a bridge-mode task container as an application
+/// reads it: with the URLs in ECS_CONTAINER_METADATA_URI_V4 and ECS_CONTAINER_METADATA_URI and busybox's wget.
 @Suite("berth agent: the task metadata endpoint, from inside a container")
 struct TaskMetadataTests {
     static func object(_ url: URL) throws -> [String: Any] {
@@ -22,6 +22,8 @@ struct TaskMetadataTests {
             && grep -q '"KnownStatus":"RUNNING"' container.json && break; sleep 0.2; done \
             && wget -q -O task.json "$u/task" \
             && wget -q -O stats.json "$u/stats" && wget -q -O task-stats.json "$u/task/stats" \
+            && echo "$ECS_CONTAINER_METADATA_URI" > uri3 && wget -q -O container-v3.json "$ECS_CONTAINER_METADATA_URI" \
+            && wget -q -O task-v3.json "$ECS_CONTAINER_METADATA_URI/task" \
             && touch done; sleep 3600
             """
         try await BerthAgentProcess.withAgent(cluster: cluster) { agent in
@@ -110,6 +112,16 @@ struct TaskMetadataTests {
             for id in [reader["runtimeId"], sidecar["runtimeId"]].compactMap({ $0 as? String }) {
                 #expect((taskStats[id] as? [String: Any])?["cpu_stats"] != nil, "no stats for \(id): \(taskStats.keys)")
             }
+
+            // Version 3, under ECS_CONTAINER_METADATA_URI: the same key, the same documents.
+            let uri3 = try String(contentsOf: output.appendingPathComponent("uri3"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(uri3 == uri.replacingOccurrences(of: "/v4/", with: "/v3/"), "\(uri3)")
+            let containerV3 = try Self.object(output.appendingPathComponent("container-v3.json"))
+            #expect(NSDictionary(dictionary: containerV3).isEqual(to: container), "\(containerV3)")
+            let taskV3 = try Self.object(output.appendingPathComponent("task-v3.json"))
+            #expect(taskV3["TaskARN"] as? String == arn)
+            #expect((taskV3["Containers"] as? [[String: Any]])?.count == 2)
 
             // A key no container was given.
             let base = try #require(uri.firstRange(of: "/v4/").map { String(uri[..<$0.upperBound]) })

@@ -22,12 +22,17 @@ struct ContainerSpecTests {
         return try ContainerSpec.createRequest(for: "app", of: record, context: context).configuration.env ?? []
     }
 
-    @Test("each container is told its own task metadata URL, under the endpoint the agent serves")
+    @Test("each container is told its own task metadata URLs, v4 and v3, under the endpoint the agent serves")
     func metadataURL() throws {
         let environment = try Self.environment(Self.record(), endpoint: "http://172.17.0.1:51679")
         #expect(
             environment.contains(
                 "ECS_CONTAINER_METADATA_URI_V4=http://172.17.0.1:51679/v4/0123456789abcdef0123456789abcdef01234567"
+            )
+        )
+        #expect(
+            environment.contains(
+                "ECS_CONTAINER_METADATA_URI=http://172.17.0.1:51679/v3/0123456789abcdef0123456789abcdef01234567"
             )
         )
         #expect(environment.contains("AWS_REGION=us-east-1"))
@@ -45,5 +50,6 @@ struct ContainerSpecTests {
                 "ECS_CONTAINER_METADATA_URI_V4=mine"
             ]
         )
+        #expect(environment.contains { $0.hasPrefix("ECS_CONTAINER_METADATA_URI=http://172.17.0.1:51679/v3/") })
     }
 }

@@ -40,6 +40,7 @@ struct ConfigurationLoaderTests {
         #expect(configuration.dynamicHostPortRange == kernelRange)
         #expect(configuration.apiListen.description == "127.0.0.1:51680")
         #expect(configuration.accountID.digits == "123456789012")
+        #expect(configuration.taskMetadataRateLimit == RequestRateLimit(steady: 40, burst: 60))
     }
 
     @Test("every key is read from the file, with its line as origin")
@@ -80,6 +81,7 @@ struct ConfigurationLoaderTests {
             BERTH_INTROSPECTION_LISTEN=127.0.0.1:61678
             BERTH_TASK_METADATA_PORT=61679
             BERTH_STOPPED_TASK_RETENTION=3h
+            ECS_TASK_METADATA_RPS_LIMIT=100, 150
             """
         )
         let configuration = loaded.configuration
@@ -118,6 +120,7 @@ struct ConfigurationLoaderTests {
         #expect(configuration.apiCredentialsFile == "/etc/ecs/berth-api-credentials")
         #expect(configuration.introspectionListen.description == "127.0.0.1:61678")
         #expect(configuration.taskMetadataPort == 61679)
+        #expect(configuration.taskMetadataRateLimit == RequestRateLimit(steady: 100, burst: 150))
         #expect(configuration.stoppedTaskRetention == .seconds(3 * 3600))
         #expect(loaded.origin(of: .cluster) == .file(path: "/etc/ecs/ecs.config", line: 1))
         #expect(loaded.origin(of: .accountID) == .file(path: "/etc/ecs/ecs.config", line: 30))
@@ -255,6 +258,14 @@ struct ConfigurationLoaderTests {
             (
                 "ECS_DYNAMIC_HOST_PORT_RANGE=60000-50000", .dynamicHostPortRange,
                 #"ECS_DYNAMIC_HOST_PORT_RANGE="60000-50000": the range starts at 60000, after its end 50000; using the default 32768-60999"#
+            ),
+            (
+                "ECS_TASK_METADATA_RPS_LIMIT=40", .taskMetadataRateLimit,
+                #"ECS_TASK_METADATA_RPS_LIMIT="40": expected STEADY,BURST requests per second, such as 40,60; using the default 40,60"#
+            ),
+            (
+                "ECS_TASK_METADATA_RPS_LIMIT=0,60", .taskMetadataRateLimit,
+                #"ECS_TASK_METADATA_RPS_LIMIT="0,60": the steady rate and the burst must both be at least 1; using the default 40,60"#
             ),
             (
                 "ECS_ENGINE_AUTH_TYPE=docker", .engineAuthType,
