@@ -8,8 +8,8 @@ public import BerthModel
 /// The bounds are ECS's: the PRIMARY deployment is brought to `desiredCount`; while older deployments (or
 /// DRAINING instances) have tasks, at most `maximumPercent` of desiredCount (rounded down) tasks are not yet
 /// STOPPED (those told to stop hold their places until they have), and RUNNING tasks are stopped only while
-/// at least `minimumHealthyPercent` of desiredCount (rounded up) healthy ones stay. A task is healthy when RUNNING and, if its essential containers have health checks,
-/// when they pass; an UNHEALTHY one is replaced.
+/// at least `minimumHealthyPercent` of desiredCount (rounded up) healthy ones stay. A task is healthy when
+/// RUNNING and, if its essential containers have health checks, when they pass; an UNHEALTHY one is replaced.
 public enum ServiceScheduler {
     public struct Stop: Sendable, Hashable {
         public var taskArn: String
@@ -130,6 +130,7 @@ public enum ServiceScheduler {
         let launching = primary.rolloutState != .failed && (service.restartNotBefore.map { $0 <= now } ?? true)
 
         let alive = tasks.filter(isAlive)
+        let present = tasks.filter(isPresent)
         // Tasks the service must move off their instance: DRAINING ones; for DAEMON, any not eligible.
         let leaving: (ClusterTask) -> Bool = {
             service.schedulingStrategy == .daemon
@@ -149,7 +150,7 @@ public enum ServiceScheduler {
                 service,
                 primary: primary,
                 alive: alive,
-                present: tasks.filter(isPresent).count,
+                present: present.count,
                 leaving: leaving,
                 launching: launching
             )
@@ -157,7 +158,6 @@ public enum ServiceScheduler {
 
         // The service as it now stands. The counts are of tasks present, those told to stop included, as ECS
         // counts them: a scale-down shows more running than desired until the tasks have stopped.
-        let present = tasks.filter(isPresent)
         var deployments: [ServiceDeployment] = []
         for var deployment in service.deployments {
             let mine = present.filter { $0.startedBy == deployment.id }
