@@ -25,14 +25,21 @@ package="packaging/berth_${version}_${architecture}.deb"
 staging="packaging/build/root"
 
 # The same warning flags as every other build, so that this one reuses what `make build` compiled.
-# The first static link after a dynamic build in a new build folder has been seen to miss the libraries
-# Foundation autolinks (CoreFoundation, _FoundationICU: "undefined reference to CFBundleGetMainBundle"),
-# and the same command to succeed when run again; so a failed link is tried once more before giving up.
-static_build() { swift build -c "$configuration" --static-swift-stdlib --product berth -Xswiftc -warnings-as-errors; }
-if ! static_build > packaging/build-deb.log 2>&1; then
-    echo "build-deb: the static link failed; trying once more (see packaging/build-deb.log)" >&2
-    static_build
-fi
+#
+# Foundation's static libraries need their own dependencies on the link line (CoreFoundation, the ICU
+# data, Foundation's C shims). swiftc finds them in the autolink entries of objects compiled against the
+# static resource directory, but after a dynamic build SwiftPM does not always recompile those objects:
+# CI saw such links fail, twice in a row, with "undefined reference to CFBundleGetMainBundle" and to
+# swift_ICU symbols. So they are named here, in a group of their own so that gold resolves them in any
+# order; when the autolink entries name them too, nothing changes.
+foundation_closure=(-Xlinker --start-group)
+for library in Foundation FoundationEssentials FoundationInternationalization CoreFoundation _FoundationICU \
+    _FoundationCShims _FoundationCollections swiftSynchronization; do
+    foundation_closure+=(-Xlinker "-l$library")
+done
+foundation_closure+=(-Xlinker --end-group)
+swift build -c "$configuration" --static-swift-stdlib --product berth -Xswiftc -warnings-as-errors \
+    "${foundation_closure[@]}"
 binary="$(swift build -c "$configuration" --show-bin-path)/berth"
 
 rm -rf packaging/build
