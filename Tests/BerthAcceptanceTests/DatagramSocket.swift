@@ -58,13 +58,14 @@ final class DatagramSocket: Sendable {
         received.withLock { $0.first { String(decoding: $0.datagram, as: UTF8.self).contains(text) }?.at }
     }
 
-    /// Waits (at most `seconds`) until the messages received so far satisfy `condition`; whether they do.
+    /// Waits (at most `seconds`, looking every 10 ms) until `condition` holds of what has been received;
+    /// whether it does.
     @discardableResult
-    func wait(seconds: Int = 60, until condition: ([String]) -> Bool) async throws -> Bool {
+    func wait(seconds: Int = 60, until condition: () -> Bool) async throws -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(seconds)
-        while !condition(messages), clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        return condition(messages)
+        while !condition(), clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        return condition()
     }
 
     func close() {

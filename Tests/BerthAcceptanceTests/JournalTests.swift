@@ -75,16 +75,11 @@ struct JournalTests {
             let task = try await agent.waitForTask(arn, cluster: cluster, status: "RUNNING")
             let dockerID = try #require((task["containers"] as? [[String: Any]])?.first?["runtimeId"] as? String)
 
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(60)
-            var started: [String: String]?
-            while started == nil, clock.now < deadline {
-                started = socket.datagrams.map(Self.entry).first {
-                    $0["MESSAGE"]?.hasPrefix("Started container") == true
-                }
-                if started == nil { try await Task.sleep(for: .milliseconds(100)) }
+            let started = {
+                socket.datagrams.map(Self.entry).first { $0["MESSAGE"]?.hasPrefix("Started container") == true }
             }
-            let entry = try #require(started, "no entry for the started container: \(socket.messages)")
+            try await socket.wait { started() != nil }
+            let entry = try #require(started(), "no entry for the started container: \(socket.messages)")
             #expect(entry["PRIORITY"] == "6")
             #expect(entry["SYSLOG_IDENTIFIER"] == "berth")
             #expect(entry["TASK_ARN"] == arn)

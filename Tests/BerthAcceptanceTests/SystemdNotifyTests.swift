@@ -27,12 +27,8 @@ struct SystemdNotifyTests {
         )
         defer { agent.removeDirectory() }
         // Ask the API the moment READY=1 arrives: it must already answer, with this host registered.
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while socket.first(containing: "READY=1") == nil, clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(socket.first(containing: "READY=1") != nil, "READY=1 never came: \(socket.messages)")
+        let ready = try await socket.wait { socket.first(containing: "READY=1") != nil }
+        #expect(ready, "READY=1 never came: \(socket.messages)")
         let (status, data) = try await ECSCall.post(
             agent.endpoint,
             "ListContainerInstances",
@@ -43,12 +39,12 @@ struct SystemdNotifyTests {
         #expect(socket.messages.contains { $0.hasPrefix("STATUS=starting") })
 
         // WatchdogSec=2s: pings keep coming while the engine answers (waited for, not timed: CI is loaded).
-        let pinged = try await socket.wait { messages in messages.filter { $0 == "WATCHDOG=1" }.count >= 3 }
-        #expect(pinged, "watchdog pings: \(socket.messages.filter { $0 == "WATCHDOG=1" }.count)")
-        #expect(try await socket.wait { $0.contains { $0.contains("STATUS=0 task(s) running") } })
+        let pings = { socket.messages.filter { $0 == "WATCHDOG=1" }.count }
+        #expect(try await socket.wait { pings() >= 3 }, "watchdog pings: \(pings())")
+        #expect(try await socket.wait { socket.messages.contains { $0.contains("STATUS=0 task(s) running") } })
 
         #expect(await agent.terminate() == 0)
-        let stopping = try await socket.wait(seconds: 10) { $0.contains { $0.hasPrefix("STOPPING=1") } }
+        let stopping = try await socket.wait(seconds: 10) { socket.messages.contains { $0.hasPrefix("STOPPING=1") } }
         #expect(stopping, "\(socket.messages)")
         done.withLock { $0 = true }
         _ = try? await listener.value
