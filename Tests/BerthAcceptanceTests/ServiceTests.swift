@@ -73,6 +73,28 @@ struct ServiceTests {
         throw WaitTimeout("service \(service) did not get there: \(last)")
     }
 
+    /// Registers a revision of `family` running `command` and updates `service` to it; the revision's ARN.
+    @discardableResult
+    static func deployRevision(
+        _ session: Session,
+        cluster: String,
+        _ service: String,
+        family: String,
+        command: [String]
+    ) async throws -> String {
+        let revision = try await session.registerTaskDefinition(Self.definition(family, command: command))
+        try await session.ecs(
+            "update-service",
+            "--cluster",
+            cluster,
+            "--service",
+            service,
+            "--task-definition",
+            revision
+        )
+        return revision
+    }
+
     static func isStable(_ service: [String: Any]) -> Bool {
         (service["deployments"] as? [Any])?.count == 1
             && service["runningCount"] as? Int == service["desiredCount"] as? Int
@@ -230,8 +252,7 @@ struct ServiceTests {
                 "deploymentCircuitBreaker={enable=true,rollback=true},maximumPercent=200,minimumHealthyPercent=100"
             )
             try await Self.waitFor(session, cluster: cluster, "api", until: Self.isStable)
-            let bad = try await session.registerTaskDefinition(Self.definition("breaker", command: ["false"]))
-            try await session.ecs("update-service", "--cluster", cluster, "--service", "api", "--task-definition", bad)
+            try await Self.deployRevision(session, cluster: cluster, "api", family: "breaker", command: ["false"])
             let rolledBack = try await Self.waitFor(session, cluster: cluster, "api") { service in
                 Self.isStable(service) && service["taskDefinition"] as? String == good
                     && (service["deployments"] as? [[String: Any]])?.first?["rolloutState"] as? String == "COMPLETED"
@@ -311,17 +332,12 @@ struct ServiceTests {
             let listed = try await session.ecs("list-services", "--cluster", cluster, "--scheduling-strategy", "DAEMON")
             #expect((listed["serviceArns"] as? [String])?.count == 1)
 
-            let second = try await session.registerTaskDefinition(
-                Self.definition("agentd", command: ["sleep", "3601"])
-            )
-            try await session.ecs(
-                "update-service",
-                "--cluster",
-                cluster,
-                "--service",
+            let second = try await Self.deployRevision(
+                session,
+                cluster: cluster,
                 "logs",
-                "--task-definition",
-                second
+                family: "agentd",
+                command: ["sleep", "3601"]
             )
             try await Self.waitFor(session, cluster: cluster, "logs") {
                 Self.isStable($0)
@@ -446,17 +462,12 @@ struct ServiceTests {
                 "3"
             )
             try await Self.waitFor(session, cluster: cluster, "web", until: Self.isStable)
-            let second = try await session.registerTaskDefinition(
-                Self.definition("resume", command: ["sleep", "3601"])
-            )
-            try await session.ecs(
-                "update-service",
-                "--cluster",
-                cluster,
-                "--service",
+            let second = try await Self.deployRevision(
+                session,
+                cluster: cluster,
                 "web",
-                "--task-definition",
-                second
+                family: "resume",
+                command: ["sleep", "3601"]
             )
             try await Task.sleep(for: .milliseconds(Int.random(in: 100...900)))
             await agent.kill()
