@@ -321,11 +321,7 @@ struct ValueReader {
         }
         configuration.backendHost = read(.backendHost, default: defaults.backendHost, Self.backendEndpoint)
         configuration.dockerHost = read(.dockerHost, default: defaults.dockerHost) { text in
-            do throws(ConfigurationError) {
-                return .accepted(try DockerHost(parsing: text))
-            } catch {
-                return .refused(reason: error.message)
-            }
+            refusing { () throws(ConfigurationError) in try DockerHost(parsing: text) }
         }
         configuration.dataDirectory = read(.dataDirectory, default: defaults.dataDirectory) { text in
             text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
@@ -429,28 +425,16 @@ struct ValueReader {
             .dynamicHostPortRange,
             default: defaults.dynamicHostPortRange
         ) { text in
-            do throws(ModelError) {
-                return .accepted(try PortRange(parsing: text))
-            } catch {
-                return .fallBack(reason: error.message)
-            }
+            fallingBack { () throws(ModelError) in try PortRange(parsing: text) }
         }
         configuration.apiListen = read(.apiListen, default: defaults.apiListen) { text in
-            do throws(ConfigurationError) {
-                return .accepted(try ListenAddress(parsing: text))
-            } catch {
-                return .refused(reason: error.message)
-            }
+            refusing { () throws(ConfigurationError) in try ListenAddress(parsing: text) }
         }
         configuration.accountID = read(.accountID, default: defaults.accountID) { text in
             refusing { () throws(ModelError) in try AccountID(text) }
         }
         configuration.introspectionListen = read(.introspectionListen, default: defaults.introspectionListen) { text in
-            do throws(ConfigurationError) {
-                return .accepted(try ListenAddress(parsing: text))
-            } catch {
-                return .refused(reason: error.message)
-            }
+            refusing { () throws(ConfigurationError) in try ListenAddress(parsing: text) }
         }
         configuration.taskMetadataPort = read(.taskMetadataPort, default: defaults.taskMetadataPort) { text in
             UInt16(text).map { .accepted($0) } ?? .refused(reason: "not a port number from 0 (none) to 65535")
@@ -460,11 +444,7 @@ struct ValueReader {
             .taskMetadataRateLimit,
             default: defaults.taskMetadataRateLimit
         ) { text in
-            do throws(ConfigurationError) {
-                return .accepted(try RequestRateLimit(parsing: text))
-            } catch {
-                return .fallBack(reason: error.message)
-            }
+            fallingBack { () throws(ConfigurationError) in try RequestRateLimit(parsing: text) }
         }
         configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
             text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
@@ -616,11 +596,32 @@ struct ValueReader {
 }
 
 /// Wraps a model validation as an interpretation that refuses invalid values.
-private func refusing<Value>(_ make: () throws(ModelError) -> Value) -> Interpretation<Value> {
-    do throws(ModelError) {
+/// An error whose message explains a value it could not read.
+protocol ValueError: Error {
+    var message: String { get }
+}
+
+extension ModelError: ValueError {}
+extension ConfigurationError: ValueError {}
+
+/// What `make` reads, or, when it cannot, a refusal with its message.
+private func refusing<Value, Failure: ValueError>(_ make: () throws(Failure) -> Value) -> Interpretation<Value> {
+    interpreting(make, else: Interpretation.refused)
+}
+
+/// What `make` reads, or, when it cannot, the default with its message (the ECS agent's fall-back cases).
+private func fallingBack<Value, Failure: ValueError>(_ make: () throws(Failure) -> Value) -> Interpretation<Value> {
+    interpreting(make, else: Interpretation.fallBack)
+}
+
+private func interpreting<Value, Failure: ValueError>(
+    _ make: () throws(Failure) -> Value,
+    else failure: (_ reason: String) -> Interpretation<Value>
+) -> Interpretation<Value> {
+    do throws(Failure) {
         return .accepted(try make())
     } catch {
-        return .refused(reason: error.message)
+        return failure(error.message)
     }
 }
 
