@@ -145,16 +145,28 @@ public final class Agent: Service {
 
     // MARK: Loops
 
-    /// Has the task metadata endpoint served on Docker's bridge gateway (loopback when Docker has no bridge
-    /// network: host-mode containers still reach it); its base URL, or nil when none is served.
-    private func serveTaskMetadata() async throws(AgentError) -> String? {
+    /// Has the task metadata endpoint served on the host's address on Docker's bridge, which bridge-mode
+    /// and host-mode containers both reach. When that address cannot be learned, it is served on loopback
+    /// for host-mode tasks only, and bridge-mode tasks are given no URL (one on loopback could never work
+    /// from inside them). Returns where it is served, or nil when it is not.
+    private func serveTaskMetadata() async throws(AgentError) -> ContainerSpec.MetadataEndpoint? {
         guard let taskMetadata else { return nil }
+        let resolution: BridgeAddress.Resolution
+        do {
+            resolution = BridgeAddress.resolve(try await docker.inspectNetwork("bridge"))
+        } catch {
+            resolution = .unavailable(cause: "Docker's 'bridge' network cannot be inspected: \(error)")
+        }
         let host: String
-        if let gateway = try? await docker.inspectNetwork("bridge").ipv4Gateway {
-            host = gateway
-        } else {
+        switch resolution {
+        case .address(let address, let source):
+            host = address
+            logger.debug("Bridge address found", metadata: ["address": "\(address)", "source": "\(source)"])
+        case .unavailable(let cause):
             host = "127.0.0.1"
-            logger.warning("Docker has no bridge network: task metadata is served on loopback, for host-mode tasks")
+            logger.warning(
+                "Task metadata is not offered to bridge-mode tasks: \(cause). Host-mode tasks reach it on loopback."
+            )
         }
         do {
             try await taskMetadata.listen(on: host)
@@ -164,8 +176,11 @@ public final class Agent: Service {
                 "the task metadata endpoint cannot listen on \(host):\(taskMetadata.port): \(error)"
             )
         }
-        let endpoint = "http://\(host):\(taskMetadata.port)"
-        logger.info("Task metadata endpoint listening", metadata: ["endpoint": "\(endpoint)"])
+        let endpoint = ContainerSpec.MetadataEndpoint(
+            url: "http://\(host):\(taskMetadata.port)",
+            reachableFromBridge: resolution.address != nil
+        )
+        logger.info("Task metadata endpoint listening", metadata: ["endpoint": "\(endpoint.url)"])
         return endpoint
     }
 

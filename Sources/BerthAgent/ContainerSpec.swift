@@ -33,15 +33,28 @@ public enum ContainerSpec {
         public var cluster: String
         /// Set as AWS_DEFAULT_REGION and AWS_REGION unless the task sets them.
         public var region: String
-        /// The task metadata endpoint's base URL (`http://172.17.0.1:51679`), when one is served: each
-        /// container is told its own URLs under it as ECS_CONTAINER_METADATA_URI (v3) and
-        /// ECS_CONTAINER_METADATA_URI_V4.
-        public var metadataEndpoint: String?
+        /// The task metadata endpoint, when one is served: each container that can reach it is told its own
+        /// URLs under it as ECS_CONTAINER_METADATA_URI (v3) and ECS_CONTAINER_METADATA_URI_V4.
+        public var metadataEndpoint: MetadataEndpoint?
 
-        public init(cluster: String, region: String, metadataEndpoint: String? = nil) {
+        public init(cluster: String, region: String, metadataEndpoint: MetadataEndpoint? = nil) {
             self.cluster = cluster
             self.region = region
             self.metadataEndpoint = metadataEndpoint
+        }
+    }
+
+    /// Where the task metadata endpoint is served.
+    public struct MetadataEndpoint: Sendable, Hashable {
+        /// The base URL (`http://172.17.0.1:51679`).
+        public var url: String
+        /// Whether bridge-mode containers reach it: false when it is served on loopback because the host's
+        /// bridge address is unknown; bridge containers are then given no URL.
+        public var reachableFromBridge: Bool
+
+        public init(url: String, reachableFromBridge: Bool) {
+            self.url = url
+            self.reachableFromBridge = reachableFromBridge
         }
     }
 
@@ -64,9 +77,11 @@ public enum ContainerSpec {
         for variable in ["AWS_DEFAULT_REGION", "AWS_REGION"] where !named.contains(variable) {
             environment.append("\(variable)=\(context.region)")
         }
-        if let endpoint = context.metadataEndpoint, let id = container.metadataID {
+        if let endpoint = context.metadataEndpoint, endpoint.reachableFromBridge || networkMode != .bridge,
+            let id = container.metadataID
+        {
             for (variable, version) in metadataVariables where !named.contains(variable) {
-                environment.append("\(variable)=\(endpoint)/\(version)/\(id)")
+                environment.append("\(variable)=\(endpoint.url)/\(version)/\(id)")
             }
         }
         configuration.env = environment

@@ -17,8 +17,16 @@ struct ContainerSpecTests {
         return record
     }
 
-    static func environment(_ record: TaskRecord, endpoint: String?) throws -> [String] {
-        let context = ContainerSpec.Context(cluster: "default", region: "us-east-1", metadataEndpoint: endpoint)
+    static func environment(
+        _ record: TaskRecord,
+        endpoint: String?,
+        reachableFromBridge: Bool = true
+    ) throws -> [String] {
+        let context = ContainerSpec.Context(
+            cluster: "default",
+            region: "us-east-1",
+            metadataEndpoint: endpoint.map { .init(url: $0, reachableFromBridge: reachableFromBridge) }
+        )
         return try ContainerSpec.createRequest(for: "app", of: record, context: context).configuration.env ?? []
     }
 
@@ -51,5 +59,15 @@ struct ContainerSpecTests {
             ]
         )
         #expect(environment.contains { $0.hasPrefix("ECS_CONTAINER_METADATA_URI=http://172.17.0.1:51679/v3/") })
+    }
+
+    @Test("served on loopback because the bridge address is unknown: bridge tasks get no URL, host tasks do")
+    func loopbackOnlyForHostTasks() throws {
+        let bridge = try Self.environment(Self.record(), endpoint: "http://127.0.0.1:51679", reachableFromBridge: false)
+        #expect(!bridge.contains { $0.hasPrefix("ECS_CONTAINER_METADATA") })
+        var host = Self.record()
+        host.payload.networkMode = .host
+        let environment = try Self.environment(host, endpoint: "http://127.0.0.1:51679", reachableFromBridge: false)
+        #expect(environment.contains { $0.hasPrefix("ECS_CONTAINER_METADATA_URI_V4=http://127.0.0.1:51679/v4/") })
     }
 }
