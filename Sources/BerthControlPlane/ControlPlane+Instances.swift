@@ -114,7 +114,7 @@ extension ControlPlane {
     static func merge(custom existing: [Attribute], into registered: [Attribute]) -> [Attribute] {
         var merged = registered
         for attribute in existing
-        where !attribute.name.hasPrefix("ecs.") && !merged.contains(where: { $0.name == attribute.name }) {
+        where !attribute.isBuiltIn && !merged.contains(where: { $0.name == attribute.name }) {
             merged.append(attribute)
         }
         return merged
@@ -285,8 +285,8 @@ extension ControlPlane {
                 var instance = changed[found.containerInstanceArn] ?? found
                 instance.attributes.removeAll { $0.name == attribute.name }
                 if !remove {
-                    guard !attribute.name.hasPrefix("ecs.") else {
-                        throw ClusterError.invalid("Attribute names starting with 'ecs.' are reserved.")
+                    if let prefix = Attribute.builtInPrefixes.first(where: attribute.name.hasPrefix) {
+                        throw ClusterError.invalid("Attribute names starting with '\(prefix)' are reserved.")
                     }
                     do {
                         instance.attributes.append(try Attribute(name: attribute.name, value: attribute.value))
@@ -295,7 +295,7 @@ extension ControlPlane {
                     } catch {
                         throw ClusterError.invalid("\(error)")
                     }
-                    let custom = instance.attributes.filter { !$0.name.hasPrefix("ecs.") }
+                    let custom = instance.attributes.filter { !$0.isBuiltIn }
                     guard custom.count <= 10 else {
                         throw ClusterError(
                             .attributeLimitExceeded,

@@ -16,6 +16,13 @@ public struct Attribute: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { value.map { "\(name)=\($0)" } ?? name }
 
+    /// The prefixes of the attributes agents and ECS set themselves (`ecs.os-type`,
+    /// `com.amazonaws.ecs.capability.*`): reserved, and not custom attributes.
+    public static let builtInPrefixes = ["ecs.", "com.amazonaws.ecs."]
+
+    /// Whether the name is one of the built-in ones; ECS's limit of 10 counts only the others.
+    public var isBuiltIn: Bool { Self.builtInPrefixes.contains { name.hasPrefix($0) } }
+
     private static let nameSymbols: Set<Character> = ["-", "_", "/", "\\", "."]
     private static let valueSymbols: Set<Character> = ["-", "_", "/", "\\", ".", "@", ":", " "]
 

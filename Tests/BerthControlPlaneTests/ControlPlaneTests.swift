@@ -268,6 +268,39 @@ struct ControlPlaneTests {
         #expect(bad?.code == .client)
     }
 
+    @Test("the limit of 10 custom attributes counts custom ones only, not the agent's ecs.* and com.amazonaws.ecs.*")
+    func customAttributeLimit() async throws {
+        let plane = try await makeControlPlane()
+        _ = try await plane.createCluster(name: nil)
+        var agent = registration()
+        // What an agent registers: more built-in attributes than the custom limit.
+        agent.attributes =
+            try (0..<8).map { try Attribute(name: "ecs.capability.feature-\($0)", value: nil) }
+            + (17...24).map {
+                try Attribute(name: "com.amazonaws.ecs.capability.docker-remote-api.1.\($0)", value: nil)
+            }
+        let instance = try await plane.registerContainerInstance(agent)
+        func put(_ name: String) async throws -> [ControlPlane.TargetedAttribute] {
+            try await plane.putAttributes(
+                [.init(name: name, value: "v", targetType: nil, targetId: instance.containerInstanceArn)],
+                cluster: nil
+            )
+        }
+        for index in 1...10 { _ = try await put("custom-\(index)") }
+        let eleventh = await #expect(throws: ClusterError.self) { try await put("custom-11") }
+        #expect(eleventh?.code == .attributeLimitExceeded)
+        // Replacing an existing one is not one more.
+        _ = try await put("custom-3")
+        for reserved in ["ecs.mine", "com.amazonaws.ecs.mine"] {
+            let refused = await #expect(throws: ClusterError.self) { try await put(reserved) }
+            #expect(refused?.code == .invalidParameter)
+        }
+        let described = try await plane.describeInstances([instance.containerInstanceArn], cluster: nil)
+        let attributes = try #require(described.instances.first?.instance.attributes)
+        #expect(attributes.filter { !$0.isBuiltIn }.count == 10)
+        #expect(attributes.filter(\.isBuiltIn).count >= 16)
+    }
+
     @Test("state survives a restart of the control plane on the same store; agents count as disconnected")
     func restart() async throws {
         let store = InMemoryClusterStore()
