@@ -335,6 +335,7 @@ let package = Package(
                 "BerthControlPlane",
                 "BerthModel",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

@@ -8,9 +8,21 @@ public indirect enum ClusterQuery: Sendable, Hashable {
     case or(ClusterQuery, ClusterQuery)
     case not(ClusterQuery)
     case compare(subject: String, ClusterQueryOperator, argument: [String])
+    /// `=~` and `!~`, with the regular expression compiled when the expression was parsed.
+    case match(subject: String, ClusterRegex, negated: Bool)
+
+    /// ECS's limit on an expression's length.
+    public static let maximumLength = 2000
+    /// The deepest nesting of parentheses and `not` an expression may have.
+    public static let maximumNesting = 64
 
     /// Parses an expression; the error says where it stopped making sense.
     public init(parsing text: String) throws(ClusterError) {
+        guard text.count <= Self.maximumLength else {
+            throw ClusterError.invalid(
+                "Invalid expression: it is \(text.count) characters long; at most \(Self.maximumLength) are allowed."
+            )
+        }
         var parser = Parser(tokens: try Self.tokenize(text), text: text)
         let query = try parser.parseOr()
         guard parser.atEnd else { throw parser.error("unexpected '\(parser.peek ?? "")'") }
@@ -59,6 +71,8 @@ public indirect enum ClusterQuery: Sendable, Hashable {
         case .or(let left, let right): left.matches(subject) || right.matches(subject)
         case .not(let inner): !inner.matches(subject)
         case .compare(let name, let op, let argument): op.holds(subject.values(of: name), argument, subject: name)
+        case .match(let name, let regex, let negated):
+            subject.values(of: name).contains(where: regex.wholeMatch) != negated
         }
     }
 
@@ -125,6 +139,7 @@ public indirect enum ClusterQuery: Sendable, Hashable {
         var tokens: [Token]
         var text: String
         var position = 0
+        var depth = 0
 
         var atEnd: Bool { position >= tokens.count }
         var peek: String? { atEnd ? nil : tokens[position].text }
@@ -167,12 +182,20 @@ public indirect enum ClusterQuery: Sendable, Hashable {
         }
 
         mutating func parseUnary() throws(ClusterError) -> ClusterQuery {
+            let opening = isKeyword(["!", "not"]) || isKeyword(["("])
+            guard !opening || depth < ClusterQuery.maximumNesting else {
+                throw error("parentheses and 'not' are nested more than \(ClusterQuery.maximumNesting) deep")
+            }
             if isKeyword(["!", "not"]) {
                 position += 1
+                depth += 1
+                defer { depth -= 1 }
                 return .not(try parseUnary())
             }
             if isKeyword(["("]) {
                 position += 1
+                depth += 1
+                defer { depth -= 1 }
                 let inner = try parseOr()
                 guard isKeyword([")"]) else { throw error("a '(' is not closed") }
                 position += 1
@@ -210,6 +233,10 @@ public indirect enum ClusterQuery: Sendable, Hashable {
                 }
                 position += 1
                 return .compare(subject: subject, parsed, argument: values)
+            case .matches, .notMatches:
+                let value = try next()
+                if case .symbol = value { throw error("'\(operatorText)' needs a regular expression") }
+                return .match(subject: subject, try ClusterRegex(value.text), negated: parsed == .notMatches)
             default:
                 let value = try next()
                 if case .symbol = value { throw error("'\(operatorText)' needs a value") }
@@ -252,8 +279,9 @@ public enum ClusterQueryOperator: Sendable, Hashable {
         case .notIn: return !values.contains { argument.contains($0) }
         case .equals: return values.contains { $0 == argument.first }
         case .notEquals: return !values.contains { $0 == argument.first }
-        case .matches: return values.contains { Self.wholeMatch($0, argument.first ?? "") }
-        case .notMatches: return !values.contains { Self.wholeMatch($0, argument.first ?? "") }
+        case .matches, .notMatches:
+            // Parsed into ClusterQuery.match, with the expression compiled once.
+            return false
         case .greater, .greaterOrEqual, .less, .lessOrEqual:
             guard let bound = argument.first else { return false }
             return values.contains { compare($0, bound, subject: subject) }
@@ -285,10 +313,5 @@ public enum ClusterQueryOperator: Sendable, Hashable {
         let day = ISO8601DateFormatter()
         day.formatOptions = [.withFullDate]
         return day.date(from: text)
-    }
-
-    static func wholeMatch(_ value: String, _ pattern: String) -> Bool {
-        guard let expression = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else { return false }
-        return expression.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
     }
 }
