@@ -49,8 +49,8 @@ def swift_list(items):
     return "[" + ", ".join(swift_string(i) for i in items) + "]"
 
 
-def bound(shape, key):
-    value = shape.get(key)
+def bound(shape, key, default=None):
+    value = shape.get(key, default)
     return "nil" if value is None else str(int(value))
 
 
@@ -107,7 +107,12 @@ def render(model):
             enum = shape.get("enum")
             rendered = (f".string(enum: {swift_list(enum) if enum else 'nil'}, "
                         f"min: {bound(shape, 'min')}, max: {bound(shape, 'max')})")
-        elif kind in ("integer", "long"):
+        elif kind == "integer":
+            # The model's integers are 32-bit: a larger number is no integer of the API, and bounding it
+            # here keeps every sum and product of the values the control plane computes within 64 bits.
+            rendered = (f".integer(min: {bound(shape, 'min', -2**31)}, "
+                        f"max: {bound(shape, 'max', 2**31 - 1)})")
+        elif kind == "long":
             rendered = f".integer(min: {bound(shape, 'min')}, max: {bound(shape, 'max')})"
         elif kind == "double":
             rendered = ".double"

@@ -75,10 +75,17 @@ public enum ECSAPIRouter {
             context.logger.log(
                 level: level,
                 "ECS API request refused",
-                metadata: ["operation": "\(operation)", "error": "\(error.type)", "message": "\(error.message)"]
+                metadata: [
+                    "operation": "\(operation)", "requestId": "\(requestID)", "error": "\(error.type)",
+                    "message": "\(error.message)",
+                ]
             )
             Self.count(operation, error: error.type)
-            let body = (try? ECSOperations.encoder.encode(["__type": error.type, "message": error.message])) ?? Data()
+            // A fault's own text (a store's error, a file path) stays in the log; the client gets the request ID.
+            let message =
+                error.status == 500
+                ? "The server could not complete the request; try again (request ID \(requestID))." : error.message
+            let body = (try? ECSOperations.encoder.encode(["__type": error.type, "message": message])) ?? Data()
             return response(HTTPResponse.Status(code: error.status), body, requestID: requestID)
         }
     }

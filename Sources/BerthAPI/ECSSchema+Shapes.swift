@@ -117,7 +117,7 @@ extension ECSSchema {
         shapes["Boolean"] = .boolean
         shapes["BoxedBoolean"] = .boolean
         shapes["BoxedDouble"] = .double
-        shapes["BoxedInteger"] = .integer(min: nil, max: nil)
+        shapes["BoxedInteger"] = .integer(min: -2147483648, max: 2147483647)
         shapes["BurstablePerformance"] = .string(enum: ["included", "required", "excluded"], min: nil, max: nil)
         shapes["CPUArchitecture"] = .string(enum: ["X86_64", "ARM64"], min: nil, max: nil)
         shapes["CanaryConfiguration"] = .structure(members: ["canaryBakeTimeInMinutes": "Integer", "canaryPercent": "Double"], required: [])
@@ -278,7 +278,7 @@ extension ECSSchema {
         shapes["InstanceLaunchTemplate"] = .structure(members: ["capacityOptionType": "CapacityOptionType", "capacityReservations": "CapacityReservationRequest", "ec2InstanceProfileArn": "String", "fipsEnabled": "BoxedBoolean", "instanceMetadataTagsPropagation": "BoxedBoolean", "instanceRequirements": "InstanceRequirementsRequest", "localStorageConfiguration": "ManagedInstancesLocalStorageConfiguration", "monitoring": "ManagedInstancesMonitoringOptions", "networkConfiguration": "ManagedInstancesNetworkConfiguration", "storageConfiguration": "ManagedInstancesStorageConfiguration"], required: ["ec2InstanceProfileArn", "networkConfiguration"])
         shapes["InstanceLaunchTemplateUpdate"] = .structure(members: ["capacityReservations": "CapacityReservationRequest", "ec2InstanceProfileArn": "String", "instanceMetadataTagsPropagation": "BoxedBoolean", "instanceRequirements": "InstanceRequirementsRequest", "localStorageConfiguration": "ManagedInstancesLocalStorageConfiguration", "monitoring": "ManagedInstancesMonitoringOptions", "networkConfiguration": "ManagedInstancesNetworkConfiguration", "storageConfiguration": "ManagedInstancesStorageConfiguration"], required: [])
         shapes["InstanceRequirementsRequest"] = .structure(members: ["acceleratorCount": "AcceleratorCountRequest", "acceleratorManufacturers": "AcceleratorManufacturerSet", "acceleratorNames": "AcceleratorNameSet", "acceleratorTotalMemoryMiB": "AcceleratorTotalMemoryMiBRequest", "acceleratorTypes": "AcceleratorTypeSet", "allowedInstanceTypes": "AllowedInstanceTypeSet", "bareMetal": "BareMetal", "baselineEbsBandwidthMbps": "BaselineEbsBandwidthMbpsRequest", "burstablePerformance": "BurstablePerformance", "cpuManufacturers": "CpuManufacturerSet", "excludedInstanceTypes": "ExcludedInstanceTypeSet", "instanceGenerations": "InstanceGenerationSet", "localStorage": "LocalStorage", "localStorageTypes": "LocalStorageTypeSet", "maxSpotPriceAsPercentageOfOptimalOnDemandPrice": "BoxedInteger", "memoryGiBPerVCpu": "MemoryGiBPerVCpuRequest", "memoryMiB": "MemoryMiBRequest", "networkBandwidthGbps": "NetworkBandwidthGbpsRequest", "networkInterfaceCount": "NetworkInterfaceCountRequest", "onDemandMaxPricePercentageOverLowestPrice": "BoxedInteger", "requireHibernateSupport": "BoxedBoolean", "spotMaxPricePercentageOverLowestPrice": "BoxedInteger", "totalLocalStorageGB": "TotalLocalStorageGBRequest", "vCpuCount": "VCpuCountRangeRequest"], required: ["memoryMiB", "vCpuCount"])
-        shapes["Integer"] = .integer(min: nil, max: nil)
+        shapes["Integer"] = .integer(min: -2147483648, max: 2147483647)
         shapes["IntegerList"] = .list(member: "BoxedInteger", min: nil, max: nil)
         shapes["IpcMode"] = .string(enum: ["host", "task", "none"], min: nil, max: nil)
         shapes["KernelCapabilities"] = .structure(members: ["add": "StringList", "drop": "StringList"], required: [])
@@ -436,7 +436,7 @@ extension ECSSchema {
         shapes["TaskSetFieldList"] = .list(member: "TaskSetField", min: nil, max: nil)
         shapes["TaskVolumeConfiguration"] = .structure(members: ["managedEBSVolume": "TaskManagedEBSVolumeConfiguration", "name": "ECSVolumeName"], required: ["name"])
         shapes["TaskVolumeConfigurations"] = .list(member: "TaskVolumeConfiguration", min: nil, max: nil)
-        shapes["TaskVolumeStorageGiB"] = .integer(min: 1, max: nil)
+        shapes["TaskVolumeStorageGiB"] = .integer(min: 1, max: 2147483647)
         shapes["TimeoutConfiguration"] = .structure(members: ["idleTimeoutSeconds": "Duration", "perRequestTimeoutSeconds": "Duration"], required: [])
         shapes["Timestamp"] = .timestamp
         shapes["Tmpfs"] = .structure(members: ["containerPath": "String", "mountOptions": "StringList", "size": "Integer"], required: ["containerPath", "size"])

@@ -69,10 +69,22 @@ enum ECSSchema {
             if let max, number > max {
                 throw APIError(.invalidParameter, "Invalid value \(number) for \(at): must be at most \(max).")
             }
-        case .double, .timestamp:
+        case .double:
             switch value {
-            case .integer, .number: return
+            case .integer: return
+            case .number(let number) where number.isFinite: return
             default: throw typeError(at, "a number", value)
+            }
+        case .timestamp:
+            // Seconds since the epoch, from 1970 to the end of year 9999: what every SDK sends.
+            let seconds: Double
+            switch value {
+            case .integer(let number): seconds = Double(number)
+            case .number(let number): seconds = number
+            default: throw typeError(at, "a timestamp", value)
+            }
+            guard (0...253_402_300_799).contains(seconds) else {
+                throw APIError(.invalidParameter, "Invalid value for \(at): the timestamp is out of range.")
             }
         case .boolean:
             guard case .bool = value else { throw typeError(at, "a boolean", value) }

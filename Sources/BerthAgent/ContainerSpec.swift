@@ -44,6 +44,12 @@ public enum ContainerSpec {
         }
     }
 
+    /// MiB as bytes for Docker, saturating: a payload's numbers are not trusted to be sane.
+    static func bytes(mebibytes: Int) -> Int64 {
+        let (product, overflow) = Int64(clamping: mebibytes).multipliedReportingOverflow(by: 1_048_576)
+        return overflow ? Int64.max : max(0, product)
+    }
+
     /// Where the task metadata endpoint is served.
     public struct MetadataEndpoint: Sendable, Hashable {
         /// The base URL (`http://172.17.0.1:51679`).
@@ -112,8 +118,8 @@ public enum ContainerSpec {
         host.networkMode = networkMode.rawValue
         // The agent restarts nothing behind ECS's back: a stopped container is reported, not revived.
         host.restartPolicy = RestartPolicy(name: "no")
-        if let memory = definition.memory { host.memory = Int64(max(memory, 4)) * 1_048_576 }
-        if let reservation = definition.memoryReservation { host.memoryReservation = Int64(reservation) * 1_048_576 }
+        if let memory = definition.memory { host.memory = bytes(mebibytes: max(memory, 4)) }
+        if let reservation = definition.memoryReservation { host.memoryReservation = bytes(mebibytes: reservation) }
         // ECS passes 0 or 1 CPU units as two shares, the least the kernel takes.
         host.cpuShares = min(max(definition.cpu ?? 0, 2), 262_144)
         host.privileged = definition.privileged

@@ -81,7 +81,7 @@ extension ControlPlane {
                 "Service names can have up to 255 letters (uppercase and lowercase), numbers, hyphens and underscores."
             )
         }
-        guard request.desiredCount >= 0 else { throw ClusterError.invalid("desiredCount cannot be negative.") }
+        try Self.validate(desiredCount: request.desiredCount)
         let daemon = request.schedulingStrategy == .daemon
         // DAEMON: at most one task per instance, so never more than 100%; none need stay up by default.
         let configuration =
@@ -141,7 +141,7 @@ extension ControlPlane {
     }
 
     public func updateService(_ update: ServiceUpdate) async throws(ClusterError) -> ClusterService {
-        if let count = update.desiredCount, count < 0 { throw ClusterError.invalid("desiredCount cannot be negative.") }
+        if let count = update.desiredCount { try Self.validate(desiredCount: count) }
         if let configuration = update.deploymentConfiguration { try Self.validate(configuration) }
         if let strategies = update.placementStrategy { try Placement.validate(strategies) }
         if let constraints = update.placementConstraints { _ = try Placement.Constraints(constraints) }
@@ -303,12 +303,26 @@ extension ControlPlane {
         )
     }
 
+    /// ECS's quota of tasks per service.
+    public static let maximumDesiredCount = 5000
+
+    static func validate(desiredCount: Int) throws(ClusterError) {
+        guard desiredCount >= 0 else { throw ClusterError.invalid("desiredCount cannot be negative.") }
+        guard desiredCount <= maximumDesiredCount else {
+            // InvalidParameter, not LimitExceeded, which botocore retries as throttling.
+            throw ClusterError.invalid(
+                "desiredCount \(desiredCount) is above the limit of \(maximumDesiredCount) tasks per service."
+            )
+        }
+    }
+
     static func validate(_ configuration: DeploymentConfiguration) throws(ClusterError) {
         guard (0...100).contains(configuration.minimumHealthyPercent) else {
             throw ClusterError.invalid("minimumHealthyPercent must be between 0 and 100.")
         }
-        guard configuration.maximumPercent >= 100 else {
-            throw ClusterError.invalid("maximumPercent must be at least 100.")
+        // The upper bound keeps desiredCount × maximumPercent far from overflowing; ECS's own tools stop at 200.
+        guard (100...Int(Int32.max)).contains(configuration.maximumPercent) else {
+            throw ClusterError.invalid("maximumPercent must be between 100 and \(Int32.max).")
         }
     }
 

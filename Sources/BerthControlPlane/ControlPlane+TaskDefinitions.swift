@@ -55,6 +55,9 @@ extension ControlPlane {
         _ registration: TaskDefinitionRegistration
     ) async throws(ClusterError) -> TaskDefinition {
         try Self.validate(registration)
+        // Stored as ECS stores them: whole CPU units and MiB ("1 vCPU" becomes "1024").
+        let cpu = try registration.cpu.map { text throws(ClusterError) in String(try TaskSize.cpu(text)) }
+        let memory = try registration.memory.map { text throws(ClusterError) in String(try TaskSize.memory(text)) }
         let now = settings.now()
         let registered = try await transact { () throws(ClusterError) -> ([Staged], TaskDefinition) in
             let latest =
@@ -69,8 +72,8 @@ extension ControlPlane {
                 containerDefinitions: registration.containerDefinitions,
                 volumes: registration.volumes,
                 networkMode: registration.networkMode,
-                cpu: registration.cpu,
-                memory: registration.memory,
+                cpu: cpu,
+                memory: memory,
                 placementConstraints: registration.placementConstraints,
                 requiresCompatibilities: registration.requiresCompatibilities,
                 taskRoleArn: registration.taskRoleArn,
@@ -119,18 +122,13 @@ extension ControlPlane {
                     "Invalid setting for container '\(container.name)'. At least one of 'memory' or 'memoryReservation' must be specified."
                 )
             }
-            if let memory = container.memory, let reservation = container.memoryReservation, reservation > memory {
-                throw ClusterError(
-                    .client,
-                    "Invalid setting for container '\(container.name)'. memoryReservation must be less than or equal to memory."
-                )
-            }
-            if let memory = container.memory, memory < 6 {
-                throw ClusterError(
-                    .client,
-                    "Invalid setting for container '\(container.name)'. The memory must be at least 6 MiB."
-                )
-            }
+            try Self.validateResources(
+                of: container.name,
+                cpu: container.cpu,
+                memory: container.memory,
+                memoryReservation: container.memoryReservation
+            )
+            if let check = container.healthCheck { try Self.validate(check, of: container.name) }
             for mapping in container.portMappings ?? [] {
                 guard (1...65535).contains(mapping.containerPort) else {
                     throw ClusterError(
@@ -168,6 +166,58 @@ extension ControlPlane {
         }
         _ = try Placement.Constraints(registration.placementConstraints)
         try validate(tags: registration.tags)
+    }
+
+    /// A container's cpu and memory, as a definition or an override gives them: within what Docker takes.
+    static func validateResources(
+        of name: String,
+        cpu: Int?,
+        memory: Int?,
+        memoryReservation: Int?
+    ) throws(ClusterError) {
+        if let cpu, !(0...TaskSize.cpuUnits.upperBound).contains(cpu) {
+            throw ClusterError(
+                .client,
+                "Invalid setting for container '\(name)'. The cpu must be between 0 and \(TaskSize.cpuUnits.upperBound) units."
+            )
+        }
+        if let memory, !TaskSize.memoryMiB.contains(memory) {
+            throw ClusterError(
+                .client,
+                "Invalid setting for container '\(name)'. The memory must be at least 6 MiB."
+            )
+        }
+        if let memoryReservation, !(1...TaskSize.memoryMiB.upperBound).contains(memoryReservation) {
+            throw ClusterError(
+                .client,
+                "Invalid setting for container '\(name)'. The memoryReservation must be a positive number of MiB."
+            )
+        }
+        if let memory, let memoryReservation, memoryReservation > memory {
+            throw ClusterError(
+                .client,
+                "Invalid setting for container '\(name)'. memoryReservation must be less than or equal to memory."
+            )
+        }
+    }
+
+    /// A container health check's bounds, as ECS documents them.
+    static func validate(_ check: HealthCheck, of name: String) throws(ClusterError) {
+        let bounds: [(String, Int?, ClosedRange<Int>)] = [
+            ("interval", check.interval, 5...300), ("timeout", check.timeout, 2...60),
+            ("retries", check.retries, 1...10), ("startPeriod", check.startPeriod, 0...300),
+        ]
+        for (field, value, range) in bounds {
+            if let value, !range.contains(value) {
+                throw ClusterError(
+                    .client,
+                    "Invalid setting for container '\(name)'. The healthCheck \(field) must be between \(range.lowerBound) and \(range.upperBound)."
+                )
+            }
+        }
+        if check.command.isEmpty {
+            throw ClusterError(.client, "Invalid setting for container '\(name)'. The healthCheck command is empty.")
+        }
     }
 
     public func describeTaskDefinition(_ reference: String) throws(ClusterError) -> TaskDefinition {

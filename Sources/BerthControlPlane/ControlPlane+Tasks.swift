@@ -126,6 +126,7 @@ extension ControlPlane {
                     )
                 }
             }
+            try Self.validate(request.overrides, of: definition)
             let constraints = try Placement.Constraints(definition.placementConstraints + request.placementConstraints)
             let demand = Placement.demand(of: definition, overrides: request.overrides)
             let group = request.group ?? "family:\(definition.family)"
@@ -290,6 +291,20 @@ extension ControlPlane {
             acknowledgedDesiredStatus: nil,
             lastSequence: 0
         )
+    }
+
+    /// Overrides keep the task within the bounds its definition had to meet.
+    static func validate(_ overrides: TaskOverride, of definition: TaskDefinition) throws(ClusterError) {
+        if let cpu = overrides.cpu { _ = try TaskSize.cpu(cpu) }
+        if let memory = overrides.memory { _ = try TaskSize.memory(memory) }
+        for container in Placement.containers(of: definition, overrides: overrides) {
+            try validateResources(
+                of: container.name,
+                cpu: container.cpu,
+                memory: container.memory,
+                memoryReservation: container.memoryReservation
+            )
+        }
     }
 
     static func newID() -> String {

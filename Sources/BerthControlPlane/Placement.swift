@@ -47,26 +47,14 @@ public enum Placement {
         return ResourceDemand(of: payload)
     }
 
-    /// The task-level cpu and memory, a caller's overrides first.
+    /// The task-level cpu and memory, a caller's overrides first. Both were checked when they came in; a
+    /// value that still does not read (stored before the check) counts as unset.
     static func taskLevelResources(of definition: TaskDefinition, overrides: TaskOverride) -> (cpu: Int?, memory: Int?)
     {
         (
-            (overrides.cpu ?? definition.cpu).flatMap(taskLevelUnits),
-            (overrides.memory ?? definition.memory).flatMap(taskLevelUnits)
+            (overrides.cpu ?? definition.cpu).flatMap { try? TaskSize.cpu($0) },
+            (overrides.memory ?? definition.memory).flatMap { try? TaskSize.memory($0) }
         )
-    }
-
-    /// Task-level cpu and memory are strings: "1024", or "1 vCPU" / "2 GB" as the console writes them.
-    static func taskLevelUnits(_ text: String) -> Int? {
-        let parts = text.lowercased().split(separator: " ")
-        guard let number = parts.first.flatMap({ Double($0) }) else { return nil }
-        switch parts.dropFirst().first {
-        case nil: return Int(number)
-        case "vcpu": return Int(number * 1024)
-        case "gb": return Int(number * 1024)
-        case "mb": return Int(number)
-        default: return nil
-        }
     }
 
     /// The task definition's containers with a caller's overrides applied.

@@ -19,8 +19,8 @@ public struct ResourceDemand: Sendable, Hashable, Codable {
 
     public init(of task: TaskPayload) {
         self.init()
-        cpu = task.cpu ?? task.containers.reduce(0) { $0 + ($1.cpu ?? 0) }
-        memory = task.memory ?? task.containers.reduce(0) { $0 + ($1.memoryReservation ?? $1.memory ?? 0) }
+        cpu = Self.sum(task.cpu.map { [$0] } ?? task.containers.map { $0.cpu ?? 0 })
+        memory = Self.sum(task.memory.map { [$0] } ?? task.containers.map { $0.memoryReservation ?? $0.memory ?? 0 })
         for mapping in task.containers.flatMap({ $0.portMappings ?? [] }) {
             let port = task.networkMode == .host ? mapping.containerPort : mapping.fixedHostPort
             guard let port else { continue }
@@ -32,11 +32,22 @@ public struct ResourceDemand: Sendable, Hashable, Codable {
 
     public static func + (lhs: ResourceDemand, rhs: ResourceDemand) -> ResourceDemand {
         ResourceDemand(
-            cpu: lhs.cpu + rhs.cpu,
-            memory: lhs.memory + rhs.memory,
+            cpu: sum([lhs.cpu, rhs.cpu]),
+            memory: sum([lhs.memory, rhs.memory]),
             ports: lhs.ports.union(rhs.ports),
             portsUDP: lhs.portsUDP.union(rhs.portsUDP)
         )
+    }
+
+    /// The sum of amounts, each at least zero, saturating instead of trapping: the API bounds every amount
+    /// far below overflow, and a payload that does not must not bring the process down.
+    static func sum(_ amounts: [Int]) -> Int {
+        var total = 0
+        for amount in amounts {
+            let (next, overflow) = total.addingReportingOverflow(max(0, amount))
+            total = overflow ? Int.max : next
+        }
+        return total
     }
 
     /// What is left when `rhs` is released; never below zero.

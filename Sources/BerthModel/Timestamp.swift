@@ -16,9 +16,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         return Timestamp(secondsSinceEpoch: secondsSinceEpoch + Double(seconds) + Double(attoseconds) / 1e18)
     }
 
-    /// How long after `earlier` this is (negative when it is before).
+    /// How long after `earlier` this is (negative when it is before), saturating at about ±292 million
+    /// years rather than trapping on instants no clock gives.
     public func duration(since earlier: Timestamp) -> Duration {
-        .milliseconds(Int64(((secondsSinceEpoch - earlier.secondsSinceEpoch) * 1000).rounded()))
+        let milliseconds = ((secondsSinceEpoch - earlier.secondsSinceEpoch) * 1000).rounded()
+        guard !milliseconds.isNaN else { return .zero }
+        let limit = 9.2e18
+        return .milliseconds(Int64(min(max(milliseconds, -limit), limit)))
     }
 
     public init(from decoder: any Decoder) throws {

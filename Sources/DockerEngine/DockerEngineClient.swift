@@ -165,10 +165,7 @@ public final class DockerEngineClient: Sendable {
         }
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
+    static func nanoseconds(_ duration: Duration) -> Int64 { duration.wholeNanoseconds }
 
     /// A call's name for metrics, without the IDs and names in its path: `POST containers/{id}/start`.
     static func callName(_ request: Request) -> String {

@@ -214,6 +214,67 @@ struct ECSAPITests {
         }
     }
 
+    @Test(
+        "numbers that once trapped the process (task cpu 1e300, memory nan, an inf override, huge counts) are refused with ECS's errors, and the API answers after"
+    )
+    func numbersThatTrapped() async throws {
+        try await Self.withAPI { call in
+            _ = try await call("CreateCluster", "{}", [:])
+            let instance = try await call(
+                "RegisterContainerInstance",
+                #"{"totalResources":[{"name":"CPU","type":"INTEGER","integerValue":2048},{"name":"MEMORY","type":"INTEGER","integerValue":4096}]}"#,
+                [:]
+            )
+            #expect(instance.status == .ok)
+            func definition(cpu: String, memory: String = "512", containerCPU: Int = 10) -> String {
+                #"{"family":"f","cpu":"\#(cpu)","memory":"\#(memory)","containerDefinitions":[{"name":"a","image":"busybox","cpu":\#(containerCPU)}]}"#
+            }
+            for (body, type, fragment) in [
+                (definition(cpu: "1e300"), "ClientException", "Invalid 'cpu'"),
+                (definition(cpu: "256", memory: "nan"), "ClientException", "Invalid 'memory'"),
+                (definition(cpu: "inf"), "ClientException", "Invalid 'cpu'"),
+                (definition(cpu: "-1024"), "ClientException", "Invalid 'cpu'"),
+                (definition(cpu: "0.0000001 vCPU"), "ClientException", "Invalid 'cpu'"),
+                (definition(cpu: "256", memory: "99999999999999999999 GB"), "ClientException", "Invalid 'memory'"),
+                (definition(cpu: "256", containerCPU: 2_147_483_647), "ClientException", "cpu"),
+                (
+                    definition(cpu: "256", containerCPU: 9_223_372_036_854_775_807), "InvalidParameterException",
+                    "at most"
+                ),
+            ] {
+                let answer = try await call("RegisterTaskDefinition", body, [:])
+                #expect(answer.status == .badRequest, "\(body)")
+                #expect(answer.errorType == type, "\(body): \(answer.message ?? "")")
+                #expect(answer.message?.contains(fragment) == true, "\(body): \(answer.message ?? "")")
+            }
+            let registered = try await call("RegisterTaskDefinition", definition(cpu: "0.25 vCPU", memory: "1 GB"), [:])
+            #expect(registered.status == .ok)
+            let described = (registered.json["taskDefinition"] as? [String: Any]) ?? [:]
+            #expect(described["cpu"] as? String == "256" && described["memory"] as? String == "1024")
+            for overrides in [
+                #"{"cpu":"inf"}"#, #"{"memory":"nan"}"#, #"{"containerOverrides":[{"name":"a","memory":1}]}"#,
+            ] {
+                let answer = try await call("RunTask", #"{"taskDefinition":"f","overrides":\#(overrides)}"#, [:])
+                #expect(answer.status == .badRequest && answer.errorType == "ClientException", "\(overrides)")
+            }
+            for (operation, body) in [
+                ("CreateService", #"{"serviceName":"s","taskDefinition":"f","desiredCount":2147483648}"#),
+                ("CreateService", #"{"serviceName":"s","taskDefinition":"f","desiredCount":5001}"#),
+                (
+                    "CreateService",
+                    #"{"serviceName":"s","taskDefinition":"f","desiredCount":1,"deploymentConfiguration":{"maximumPercent":2147483647000}}"#
+                ),
+                ("SubmitTaskStateChange", #"{"task":"t","status":"RUNNING","pullStartedAt":1e300}"#),
+                ("RunTask", #"{"taskDefinition":"f","count":1e300}"#),
+            ] {
+                let answer = try await call(operation, body, [:])
+                #expect(answer.status == .badRequest, "\(body): \(answer.message ?? "")")
+                #expect(["InvalidParameterException", "SerializationException"].contains(answer.errorType ?? ""))
+            }
+            #expect(try await call("ListClusters", "{}", [:]).status == .ok)
+        }
+    }
+
     @Test("pagination: pages of maxResults, a nextToken that moves on, none after the last page")
     func pagination() async throws {
         try await Self.withAPI { call in

@@ -147,8 +147,12 @@ public struct HealthCheck: Sendable, Hashable, Codable {
 }
 
 extension Duration {
+    /// The duration in whole nanoseconds, saturating at Int64's bounds (about 292 years) instead of trapping.
     var wholeNanoseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (total, overflowSum) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return overflowSum ? (seconds < 0 ? .min : .max) : total
     }
 }
