@@ -13,9 +13,14 @@ public import SigV4
 public enum ECSAPIRouter {
     static let contentType = "application/x-amz-json-1.1"
     static let maximumBodySize = 4 << 20
-    // Both names are valid header tokens, for which the initializer never returns nil.
-    static let targetHeader = HTTPField.Name("X-Amz-Target").unsafelyUnwrapped
-    static let requestIDHeader = HTTPField.Name("x-amzn-RequestId").unsafelyUnwrapped
+    static let targetHeader = headerName("X-Amz-Target")
+    static let requestIDHeader = headerName("x-amzn-RequestId")
+
+    /// A header name the code spells out; only a typo in the source can make it invalid.
+    static func headerName(_ name: String) -> HTTPField.Name {
+        guard let field = HTTPField.Name(name) else { preconditionFailure("'\(name)' is not a header name") }
+        return field
+    }
 
     /// A router for the API, for an `Application` or in-process tests.
     /// With a `verifier`, every request must carry a valid SigV4 signature by one of its keys.
@@ -27,6 +32,7 @@ public enum ECSAPIRouter {
     ) -> Router<BasicRequestContext> {
         let operations = ECSOperations(controlPlane: controlPlane, endpoint: endpoint)
         let router = Router()
+        router.add(middleware: ECSErrorMiddleware())
         let handle: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
             await respond(to: request, context: context, operations: operations, verifier: verifier)
         }
@@ -85,8 +91,12 @@ public enum ECSAPIRouter {
             let message =
                 error.status == 500
                 ? "The server could not complete the request; try again (request ID \(requestID))." : error.message
-            let body = (try? ECSOperations.encoder.encode(["__type": error.type, "message": message])) ?? Data()
-            return response(HTTPResponse.Status(code: error.status), body, requestID: requestID)
+            return response(
+                HTTPResponse.Status(code: error.status),
+                type: error.type,
+                message: message,
+                requestID: requestID
+            )
         }
     }
 
@@ -115,6 +125,17 @@ public enum ECSAPIRouter {
         } catch {
             throw APIError(error)
         }
+    }
+
+    /// An error answer: `{"__type","message"}`.
+    static func response(
+        _ status: HTTPResponse.Status,
+        type: String,
+        message: String,
+        requestID: String = UUID().uuidString.lowercased()
+    ) -> Response {
+        let body = (try? ECSOperations.encoder.encode(["__type": type, "message": message])) ?? Data()
+        return response(status, body, requestID: requestID)
     }
 
     static func response(_ status: HTTPResponse.Status, _ body: Data, requestID: String) -> Response {

@@ -47,7 +47,7 @@ struct ECSAPITests {
             try await body { operation, json, extra in
                 var headers: HTTPFields = [.contentType: "application/x-amz-json-1.1"]
                 if !operation.isEmpty {
-                    headers[HTTPField.Name("X-Amz-Target").unsafelyUnwrapped] =
+                    headers[ECSAPIRouterHeaders.target] =
                         "AmazonEC2ContainerServiceV20141113.\(operation)"
                 }
                 headers.append(contentsOf: extra)
@@ -78,7 +78,7 @@ struct ECSAPITests {
             )
             #expect(created.status == .ok)
             #expect(created.headers[.contentType] == "application/x-amz-json-1.1")
-            #expect(created.headers[HTTPField.Name("x-amzn-RequestId").unsafelyUnwrapped]?.isEmpty == false)
+            #expect(created.headers[ECSAPIRouterHeaders.requestID]?.isEmpty == false)
             let cluster = try #require(created.json["cluster"] as? [String: Any])
             #expect(cluster["clusterArn"] as? String == "arn:aws:ecs:eu-west-1:111122223333:cluster/demo")
             #expect(cluster["status"] as? String == "ACTIVE")
@@ -275,6 +275,32 @@ struct ECSAPITests {
         }
     }
 
+    @Test("other methods and paths on the API's port get ECS-shaped 404s, not an empty body")
+    func otherRoutes() async throws {
+        let plane = try await ControlPlane(
+            store: InMemoryClusterStore(),
+            settings: ControlPlane.Settings(region: "eu-west-1", account: "111122223333"),
+            logger: Self.logger
+        )
+        let app = Application(
+            router: ECSAPIRouter.make(controlPlane: plane, endpoint: "http://127.0.0.1:1"),
+            logger: Self.logger
+        )
+        try await app.test(.router) { client in
+            for (method, uri) in [
+                (HTTPRequest.Method.get, "/"), (.put, "/"), (.post, "/v1/../x"), (.delete, "/metrics"),
+            ] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status == .notFound, "\(method) \(uri)")
+                    let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))
+                    let json = object as? [String: Any]
+                    #expect(json?["__type"] as? String == "UnknownOperationException", "\(method) \(uri)")
+                    #expect((json?["message"] as? String)?.contains("POST /") == true)
+                }
+            }
+        }
+    }
+
     @Test("pagination: pages of maxResults, a nextToken that moves on, none after the last page")
     func pagination() async throws {
         try await Self.withAPI { call in
@@ -325,7 +351,7 @@ struct ECSAPITests {
                     stringToSign: stringToSign
                 )
                 return [
-                    HTTPField.Name("X-Amz-Date").unsafelyUnwrapped: amzDate,
+                    ECSAPIRouterHeaders.date: amzDate,
                     .authorization:
                         "AWS4-HMAC-SHA256 Credential=\(key)/\(day)/eu-west-1/ecs/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=\(signature)",
                 ]
@@ -412,5 +438,17 @@ struct ECSAPITests {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         return formatter.string(from: date)
+    }
+}
+
+/// Header names the tests send and read.
+enum ECSAPIRouterHeaders {
+    static let target = name("X-Amz-Target")
+    static let requestID = name("x-amzn-RequestId")
+    static let date = name("X-Amz-Date")
+
+    static func name(_ text: String) -> HTTPField.Name {
+        guard let name = HTTPField.Name(text) else { preconditionFailure("'\(text)' is not a header name") }
+        return name
     }
 }
