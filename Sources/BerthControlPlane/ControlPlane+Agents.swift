@@ -134,6 +134,13 @@ extension ControlPlane: AgentSessionHandler {
     }
 
     public func taskStateChanged(_ change: TaskStateChange, instanceArn: String) async throws(ControlPlaneError) {
+        try await fold(change, instanceArn: instanceArn, sequenced: true)
+    }
+
+    /// Folds a report into its task. An agent's reports are `sequenced`: each carries its number, a repeat
+    /// or an overtaken one changes nothing. Reports through the public API carry none and take no number,
+    /// so they can never make the agent's next report look old.
+    func fold(_ change: TaskStateChange, instanceArn: String, sequenced: Bool) async throws(ControlPlaneError) {
         do {
             let released = try await transact { () throws(ClusterError) -> ([Staged], Bool) in
                 guard var task = tasks[change.taskArn]?.value else {
@@ -144,9 +151,9 @@ extension ControlPlane: AgentSessionHandler {
                     throw ClusterError.invalid("Task \(change.taskArn) does not run on \(instanceArn).")
                 }
                 // Sent again after a lost answer, or overtaken by a later one.
-                guard change.sequence > task.lastSequence else { return ([], false) }
+                guard !sequenced || change.sequence > task.lastSequence else { return ([], false) }
                 let wasStopped = task.isStopped
-                Self.record(change, on: &task)
+                Self.record(change, on: &task, sequenced: sequenced)
                 var staged: [Staged] = [.task(task)]
                 if task.isStopped, !wasStopped, var instance = instances[task.containerInstanceArn]?.value {
                     instance.reserved = instance.reserved - task.reservation
@@ -166,8 +173,8 @@ extension ControlPlane: AgentSessionHandler {
     }
 
     /// Folds an agent's report into a task: statuses only move forward; the first reason and stop code stay.
-    static func record(_ change: TaskStateChange, on task: inout ClusterTask) {
-        task.lastSequence = change.sequence
+    static func record(_ change: TaskStateChange, on task: inout ClusterTask, sequenced: Bool = true) {
+        if sequenced { task.lastSequence = change.sequence }
         let rank = ["PROVISIONING": 0, "PENDING": 1, "RUNNING": 2, "STOPPED": 3]
         if rank[change.status.rawValue, default: 0] > rank[task.lastStatus, default: 0] {
             task.lastStatus = change.status.rawValue
@@ -209,8 +216,8 @@ extension ControlPlane: AgentSessionHandler {
 }
 
 extension ControlPlane {
-    /// SubmitTaskStateChange / SubmitContainerStateChange from an agent that speaks the public API: the
-    /// same fold as the channel's reports, numbered after the last one taken.
+    /// SubmitTaskStateChange / SubmitContainerStateChange through the public API: the same fold as an agent's
+    /// reports (statuses only move forward), outside the agent's numbering.
     public func submitExternalStateChange(
         task reference: String?,
         cluster clusterReference: String?,
@@ -227,7 +234,7 @@ extension ControlPlane {
         }
         let change = TaskStateChange(
             taskArn: task.taskArn,
-            sequence: task.lastSequence + 1,
+            sequence: 0,
             status: status ?? BackendStatus(rawValue: task.lastStatus) ?? .pending,
             reason: reason,
             at: settings.now(),
@@ -237,7 +244,7 @@ extension ControlPlane {
             containers: containers
         )
         do {
-            try await taskStateChanged(change, instanceArn: task.containerInstanceArn)
+            try await fold(change, instanceArn: task.containerInstanceArn, sequenced: false)
         } catch {
             throw ClusterError(error.code == .unavailable ? .server : .invalidParameter, error.message)
         }

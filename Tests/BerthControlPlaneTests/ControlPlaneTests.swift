@@ -127,6 +127,43 @@ struct ControlPlaneTests {
         #expect(try await fixture.plane.listTasks(TaskListFilter(desiredStatus: .stopped)) == [task.taskArn])
     }
 
+    @Test("a SubmitContainerStateChange through the API does not make the agent's next report look old")
+    func externalReportKeepsAgentSequence() async throws {
+        let fixture = try await Fixture.make()
+        let task = try #require(try await fixture.plane.launch(TaskLaunch(taskDefinition: "web")).tasks.first)
+        let agent = fixture.instance.containerInstanceArn
+        let running = TaskStateChange(
+            taskArn: task.taskArn,
+            sequence: 1,
+            status: .running,
+            at: Timestamp(secondsSinceEpoch: 100),
+            containers: [ContainerStateChange(containerName: "web", status: .running)]
+        )
+        try await fixture.plane.taskStateChanged(running, instanceArn: agent)
+        for _ in 0..<3 {
+            try await fixture.plane.submitExternalStateChange(
+                task: task.taskArn,
+                cluster: nil,
+                status: nil,
+                reason: nil,
+                containers: [ContainerStateChange(containerName: "web", status: .running, exitCode: 0)]
+            )
+        }
+        let stopped = TaskStateChange(
+            taskArn: task.taskArn,
+            sequence: 2,
+            status: .stopped,
+            reason: "Essential container in task exited",
+            at: Timestamp(secondsSinceEpoch: 200),
+            containers: [ContainerStateChange(containerName: "web", status: .stopped, exitCode: 1)]
+        )
+        try await fixture.plane.taskStateChanged(stopped, instanceArn: agent)
+        let described = try await fixture.plane.describeTasks([task.taskArn], cluster: nil).tasks[0]
+        #expect(described.lastStatus == "STOPPED")
+        #expect(described.containers[0].exitCode == 1)
+        #expect(try await fixture.instanceState().reserved == Reservation())
+    }
+
     @Test("StopTask sets desired STOPPED with the reason and sends it; the agent's STOPPED keeps that reason")
     func stopTask() async throws {
         let fixture = try await Fixture.make()
