@@ -115,8 +115,26 @@ public struct TaskValidation: Sendable {
         return nil
     }
 
+    /// The longest path Linux resolves (PATH_MAX).
+    static let maximumPathLength = 4096
+
     private static func hostProblem(_ payload: TaskPayload, _ policy: HostPolicy) -> String? {
         for container in payload.containers {
+            // runc writes these back in its errors, and hangs for good on an error longer than a pipe holds
+            // (64 KiB), taking the container's Docker calls with it; no longer one can name anything anyway.
+            let executable = container.entryPoint?.first ?? container.command?.first
+            if let executable, executable.utf8.count > maximumPathLength {
+                return "container '\(container.name)': the executable's name is \(executable.utf8.count) bytes, "
+                    + "longer than a path can be (\(maximumPathLength))"
+            }
+            if let directory = container.workingDirectory, directory.utf8.count > maximumPathLength {
+                return "container '\(container.name)': the working directory is \(directory.utf8.count) bytes, "
+                    + "longer than a path can be (\(maximumPathLength))"
+            }
+            if let user = container.user, user.utf8.count > 256 {
+                return "container '\(container.name)': the user is \(user.utf8.count) bytes; a user or uid:gid "
+                    + "is at most 256"
+            }
             if container.privileged == true, policy.privilegedDisabled {
                 return "container '\(container.name)' is privileged, but privileged containers are disabled on this "
                     + "instance (ECS_DISABLE_PRIVILEGED)"

@@ -174,6 +174,33 @@ struct TaskStateMachineTests {
         #expect(simulation.reported.last?.status == .stopped)
     }
 
+    @Test(
+        "an executable, working directory or user too long to name anything is refused before Docker sees it (runc hangs on its error)"
+    )
+    func overlongNamesRefused() throws {
+        let long = String(repeating: "z", count: 70_000)
+        var command = Self.container("a")
+        command.command = [long]
+        var entryPoint = Self.container("a")
+        entryPoint.entryPoint = [String(repeating: "/x", count: 2049)]
+        var directory = Self.container("a")
+        directory.workingDirectory = "/" + long
+        var user = Self.container("a")
+        user.user = long
+        for container in [command, entryPoint, directory, user] {
+            var simulation = TaskSimulation(payload: Self.payload([container]))
+            simulation.admit()
+            #expect(simulation.actions.isEmpty)
+            let reason = try #require(simulation.record.stoppedReason)
+            #expect(reason.hasPrefix("CannotCreateContainerError: container 'a'"), "\(reason.prefix(200))")
+        }
+        var fine = Self.container("a")
+        fine.command = [String(repeating: "/x", count: 2048), long]
+        var simulation = TaskSimulation(payload: Self.payload([fine]))
+        simulation.admit()
+        #expect(simulation.record.stoppedReason == nil)
+    }
+
     @Test("containers are removed only once STOPPED is acknowledged and the cleanup wait has passed")
     func cleanupAfterAcknowledgement() {
         var simulation = TaskSimulation(payload: Self.payload([Self.container("app")]))
