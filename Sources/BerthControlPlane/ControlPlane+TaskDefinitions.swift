@@ -1,4 +1,5 @@
 public import BerthModel
+import Foundation
 import Logging
 
 /// What RegisterTaskDefinition carries.
@@ -166,6 +167,21 @@ extension ControlPlane {
         }
         _ = try Placement.Constraints(registration.placementConstraints)
         try validate(tags: registration.tags)
+        let size = encodedSize(registration.containerDefinitions) + encodedSize(registration.volumes)
+        guard size <= maximumTaskDefinitionSize else {
+            throw ClusterError(
+                .client,
+                "The task definition's containers and volumes are \(size) bytes; ECS allows at most \(maximumTaskDefinitionSize)."
+            )
+        }
+    }
+
+    /// ECS's quota on a task definition's size.
+    static let maximumTaskDefinitionSize = 65_536
+
+    /// The size of a value as JSON; values that cannot be encoded count as too large.
+    static func encodedSize(_ value: some Encodable) -> Int {
+        (try? JSONEncoder().encode(value).count) ?? Int.max
     }
 
     /// A container's cpu and memory, as a definition or an override gives them: within what Docker takes.

@@ -293,8 +293,17 @@ extension ControlPlane {
         )
     }
 
+    /// ECS's limit on the overrides of RunTask and StartTask, JSON included.
+    static let maximumOverridesSize = 8192
+
     /// Overrides keep the task within the bounds its definition had to meet.
     static func validate(_ overrides: TaskOverride, of definition: TaskDefinition) throws(ClusterError) {
+        let size = encodedSize(overrides)
+        guard size <= maximumOverridesSize else {
+            throw ClusterError.invalid(
+                "The overrides are \(size) characters of JSON; at most \(maximumOverridesSize) are allowed."
+            )
+        }
         if let cpu = overrides.cpu { _ = try TaskSize.cpu(cpu) }
         if let memory = overrides.memory { _ = try TaskSize.memory(memory) }
         for container in Placement.containers(of: definition, overrides: overrides) {

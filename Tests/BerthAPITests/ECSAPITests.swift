@@ -275,6 +275,34 @@ struct ECSAPITests {
         }
     }
 
+    @Test("ECS's size quotas: a task definition of at most 64 KiB, overrides of at most 8192 characters")
+    func sizeQuotas() async throws {
+        try await Self.withAPI { call in
+            _ = try await call("CreateCluster", "{}", [:])
+            let long = String(repeating: "z", count: 70_000)
+            let tooLarge = try await call(
+                "RegisterTaskDefinition",
+                #"{"family":"f","containerDefinitions":[{"name":"a","image":"busybox","memory":16,"command":["\#(long)"]}]}"#,
+                [:]
+            )
+            #expect(tooLarge.status == .badRequest && tooLarge.errorType == "ClientException")
+            #expect(tooLarge.message?.contains("65536") == true, "\(tooLarge.message ?? "")")
+            let fits = try await call(
+                "RegisterTaskDefinition",
+                #"{"family":"f","containerDefinitions":[{"name":"a","image":"busybox","memory":16,"command":["\#(long.prefix(60_000))"]}]}"#,
+                [:]
+            )
+            #expect(fits.status == .ok)
+            let overrides = try await call(
+                "RunTask",
+                #"{"taskDefinition":"f","overrides":{"containerOverrides":[{"name":"a","command":["\#(long.prefix(9000))"]}]}}"#,
+                [:]
+            )
+            #expect(overrides.status == .badRequest && overrides.errorType == "InvalidParameterException")
+            #expect(overrides.message?.contains("8192") == true)
+        }
+    }
+
     @Test("other methods and paths on the API's port get ECS-shaped 404s, not an empty body")
     func otherRoutes() async throws {
         let plane = try await ControlPlane(
