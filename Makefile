@@ -7,12 +7,14 @@ SWIFT ?= swift
 # Every build is warning-free: the same flags for development, tests and CI, so builds never thrash.
 SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
 DEV_CONFIG ?= etc/dev/ecs.config
+FUZZ_REQUESTS ?= 10000
+FUZZ_ARGS = $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 FORMAT_PATHS := Package.swift Sources Tests Plugins
 
 VERSION := $(shell tr -d ' \n' < VERSION)
 ARCHITECTURE := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 
-.PHONY: run test bench deb setup test-environment build release lint format generate clean
+.PHONY: run test bench fuzz deb setup test-environment build release lint format generate clean
 
 ## make run: build a release binary and run the agent with the embedded control plane on this machine,
 ## with the development configuration; the ECS API answers on http://127.0.0.1:51680.
@@ -26,6 +28,8 @@ test: test-environment lint
 	# The debug build packaged (the Swift runtime linked in statically, as `make deb` does).
 	packaging/build-deb.sh --configuration debug
 	$(SWIFT) test --skip-build
+	# A short seeded fuzz run against both modes (the seed is printed; FUZZ_SEED=N replays one).
+	python3 scripts/fuzz/ecs_fuzz.py --mode both --requests 1000 $(FUZZ_ARGS)
 	# Alone, after the others: it restarts dockerd under a running agent.
 	BERTH_TEST_DOCKERD_RESTART=1 $(SWIFT) test --skip-build --filter DockerdRestartTests
 	# The package installed on a clean Debian root.
@@ -34,6 +38,11 @@ test: test-environment lint
 ## make bench: release build, then Berth against dockerd used directly (not a test; prints figures and ratios).
 bench: test-environment release
 	.build/release/berth-bench
+
+## make fuzz: 10,000 requests per mode from the ECS model, mutated, plus raw garbage, from 8 clients at once,
+## against `berth control-plane` (signed) and `berth agent` on the real dockerd. FUZZ_SEED=N replays a run.
+fuzz: test-environment build
+	python3 scripts/fuzz/ecs_fuzz.py --mode both --requests $(FUZZ_REQUESTS) $(FUZZ_ARGS)
 
 ## make deb: packaging/berth_<version>_<arch>.deb from a release build (see packaging/README.md).
 deb: setup
