@@ -55,6 +55,7 @@ extension ControlPlane: AgentSessionHandler {
         sessions[instanceArn] = session
         instances[instanceArn]?.value.agentConnected = true
         logger.info("agent connected", metadata: ["instance": "\(instanceArn)"])
+        if let cluster = instances[instanceArn]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
         let unacknowledged = tasks(onInstance: instanceArn).filter { $0.acknowledgedDesiredStatus != $0.desiredStatus }
         await deliver(unacknowledged)
     }
@@ -64,6 +65,7 @@ extension ControlPlane: AgentSessionHandler {
         sessions[instanceArn] = nil
         instances[instanceArn]?.value.agentConnected = false
         logger.info("agent disconnected", metadata: ["instance": "\(instanceArn)"])
+        if let cluster = instances[instanceArn]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
     }
 
     public func payloadAcknowledged(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
@@ -166,6 +168,11 @@ extension ControlPlane: AgentSessionHandler {
                     "task stopped",
                     metadata: ["task.arn": "\(change.taskArn)", "reason": "\(change.reason ?? "")"]
                 )
+            }
+            // A service's task changed (running, healthy, stopped): its scheduler pass comes now, so that a
+            // stopped task's replacement is placed at once.
+            if let task = tasks[change.taskArn]?.value {
+                serviceNeedsPass(forTaskIn: task.group, cluster: task.clusterArn)
             }
         } catch {
             throw Self.channelError(error)

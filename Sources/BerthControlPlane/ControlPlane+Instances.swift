@@ -100,6 +100,7 @@ extension ControlPlane {
             )
             return ([.instance(instance)], instance)
         }
+        servicesNeedPass(inCluster: registered.clusterArn)
         logger.info(
             "container instance registered",
             metadata: [
@@ -195,6 +196,7 @@ extension ControlPlane {
             return (staged, instance)
         }
         logger.info("container instance deregistered", metadata: ["instance": "\(result.containerInstanceArn)"])
+        servicesNeedPass(inCluster: result.clusterArn)
         return instanceSummary(result)
     }
 
@@ -227,6 +229,7 @@ extension ControlPlane {
             }
             return (staged, (updated, failures))
         }
+        for cluster in Set(updated.map(\.clusterArn)) { servicesNeedPass(inCluster: cluster) }
         return (updated.map(instanceSummary), failures)
     }
 
@@ -269,7 +272,8 @@ extension ControlPlane {
         guard attributes.count <= 10 else {
             throw ClusterError(.attributeLimitExceeded, "You can specify up to 10 attributes per call.")
         }
-        return try await transact { () throws(ClusterError) -> ([Staged], [TargetedAttribute]) in
+        let (echoed, clusterArn) = try await transact {
+            () throws(ClusterError) -> ([Staged], ([TargetedAttribute], String)) in
             let cluster = try cluster(clusterReference)
             var changed: [String: ContainerInstance] = [:]
             var echoed: [TargetedAttribute] = []
@@ -309,8 +313,11 @@ extension ControlPlane {
                 echo.targetId = instance.containerInstanceArn
                 echoed.append(echo)
             }
-            return (changed.values.map { .instance($0) }, echoed)
+            return (changed.values.map { .instance($0) }, (echoed, cluster.clusterArn))
         }
+        // Attributes decide where DAEMON services run.
+        servicesNeedPass(inCluster: clusterArn)
+        return echoed
     }
 
     /// Attributes of a cluster's instances, optionally of one name (and value).

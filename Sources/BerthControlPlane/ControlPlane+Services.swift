@@ -136,8 +136,8 @@ extension ControlPlane {
             return ([.service(service)], service)
         }
         logger.info("service created", metadata: ["service": "\(created.serviceArn)"])
-        await reconcileService(created.serviceArn)
-        return services[created.serviceArn]?.value ?? created
+        serviceNeedsPass(created.serviceArn)
+        return counted(created)
     }
 
     public func updateService(_ update: ServiceUpdate) async throws(ClusterError) -> ClusterService {
@@ -184,8 +184,8 @@ extension ControlPlane {
             return ([.service(service)], service)
         }
         logger.info("service updated", metadata: ["service": "\(updated.serviceArn)"])
-        await reconcileService(updated.serviceArn)
-        return services[updated.serviceArn]?.value ?? updated
+        serviceNeedsPass(updated.serviceArn)
+        return counted(updated)
     }
 
     /// DeleteService: DRAINING until its tasks are stopped, then INACTIVE. A service still scaled above 0
@@ -210,8 +210,8 @@ extension ControlPlane {
             return ([.service(service)], service)
         }
         logger.info("service deleted", metadata: ["service": "\(deleted.serviceArn)"])
-        await reconcileService(deleted.serviceArn)
-        return services[deleted.serviceArn]?.value ?? deleted
+        serviceNeedsPass(deleted.serviceArn)
+        return counted(deleted)
     }
 
     public func describeServices(
@@ -228,7 +228,7 @@ extension ControlPlane {
         var failures: [PlacementFailure] = []
         for reference in references {
             if let service = service(reference, in: cluster) {
-                found.append(service)
+                found.append(counted(service))
             } else {
                 failures.append(PlacementFailure(arn: serviceArn(reference, in: cluster), reason: "MISSING"))
             }
@@ -328,9 +328,49 @@ extension ControlPlane {
 
     // MARK: The scheduler
 
-    /// One pass of the scheduler over every ACTIVE or DRAINING service; DAEMON services first, as in ECS.
-    public func reconcileServices() async {
-        let live = services.values.map(\.value).filter { $0.status != .inactive }
+    /// The service with its counts and deployments as its tasks stand at this moment (never as the last
+    /// scheduler pass left them).
+    func counted(_ service: ClusterService) -> ClusterService {
+        ServiceScheduler.counted(service, tasks: tasks(of: service))
+    }
+
+    /// Every task of the service's group, stopped ones included.
+    func tasks(of service: ClusterService) -> [ClusterTask] {
+        let group = service.taskGroup
+        return tasks.values.map(\.value).filter { $0.clusterArn == service.clusterArn && $0.group == group }
+    }
+
+    /// Asks the scheduler for a pass over one service, at once rather than at its next tick.
+    func serviceNeedsPass(_ arn: String) {
+        servicesDue.insert(arn)
+        serviceWork.signal()
+    }
+
+    /// A pass over the service a task belongs to, if it belongs to one.
+    func serviceNeedsPass(forTaskIn group: String, cluster clusterArn: String) {
+        guard group.hasPrefix("service:") else { return }
+        let name = group.dropFirst("service:".count)
+        guard let cluster = ARN(clusterArn)?.resourceID else { return }
+        serviceNeedsPass(arn("service/\(cluster)/\(name)"))
+    }
+
+    /// A pass over every live service of a cluster: its instances changed (state, attributes, agents).
+    func servicesNeedPass(inCluster clusterArn: String) {
+        for (arn, service) in services where service.value.clusterArn == clusterArn && service.value.status != .inactive
+        {
+            servicesDue.insert(arn)
+        }
+        serviceWork.signal()
+    }
+
+    /// One pass of the scheduler over every ACTIVE or DRAINING service, or (`dueOnly`) over those something
+    /// happened to since their last pass; DAEMON services first, as in ECS.
+    public func reconcileServices(dueOnly: Bool = false) async {
+        let due = servicesDue
+        servicesDue = []
+        let live = services.values.map(\.value).filter {
+            $0.status != .inactive && (!dueOnly || due.contains($0.serviceArn))
+        }
         let ordered =
             live.filter { $0.schedulingStrategy == .daemon } + live.filter { $0.schedulingStrategy != .daemon }
         for service in ordered { await reconcileService(service.serviceArn) }
@@ -352,17 +392,31 @@ extension ControlPlane {
     }
 
     /// Brings one service a step closer to what it asks for: records its counts and deployments as they
-    /// stand, stops what its plan stops, starts what it starts, and says so in its events.
+    /// stand, stops what its plan stops, starts what it starts, and says so in its events. Two passes over
+    /// the same service never run at once (the actor lets calls interleave at every await): a second one
+    /// waits for the first to finish, then decides from what it left.
     func reconcileService(_ arn: String) async {
+        while servicesInPass.contains(arn) {
+            await withCheckedContinuation { passWaiters[arn, default: []].append($0) }
+        }
+        servicesInPass.insert(arn)
+        defer {
+            servicesInPass.remove(arn)
+            if var waiting = passWaiters[arn], !waiting.isEmpty {
+                waiting.removeFirst().resume()
+                passWaiters[arn] = waiting.isEmpty ? nil : waiting
+            }
+        }
+        await passOverService(arn)
+    }
+
+    private func passOverService(_ arn: String) async {
         let now = settings.now()
         let decided: ServiceScheduler.Plan?
         do {
             decided = try await transact { () throws(ClusterError) -> ([Staged], ServiceScheduler.Plan?) in
                 guard let service = services[arn]?.value, service.status != .inactive else { return ([], nil) }
-                let group = service.taskGroup
-                let mine = tasks.values.map(\.value).filter {
-                    $0.clusterArn == service.clusterArn && $0.group == group
-                }
+                let mine = tasks(of: service)
                 let draining = Set(
                     instances.values.map(\.value)
                         .filter { $0.clusterArn == service.clusterArn && $0.status == .draining }

@@ -395,6 +395,7 @@ extension ControlPlane {
         }
         logger.info("task stop requested", metadata: ["task.arn": "\(stopped.taskArn)"])
         if !stopped.isStopped { await deliver([stopped]) }
+        serviceNeedsPass(forTaskIn: stopped.group, cluster: stopped.clusterArn)
         return stopped
     }
 

@@ -66,6 +66,13 @@ public actor ControlPlane {
     /// Payloads sent and not yet acknowledged: message ID → the desired status sent for each task.
     var inflight: [String: [String: DesiredStatus]] = [:]
     var generator = SystemRandomNumberGenerator()
+    /// Services something happened to since their last scheduler pass.
+    var servicesDue: Set<String> = []
+    /// Services a pass is running over, and the passes waiting for them.
+    var servicesInPass: Set<String> = []
+    var passWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// Signalled when a service is due a pass: the scheduler loop waits on it between its ticks.
+    public nonisolated let serviceWork = WakeSignal()
 
     public init(store: any ClusterStore, settings: Settings, logger: Logger) async throws(ClusterError) {
         self.store = store

@@ -156,33 +156,11 @@ public enum ServiceScheduler {
             )
         let stopped = Set(stops.map(\.taskArn))
 
-        // The service as it now stands. The counts are of tasks present, those told to stop included, as ECS
-        // counts them: a scale-down shows more running than desired until the tasks have stopped.
-        var deployments: [ServiceDeployment] = []
-        for var deployment in service.deployments {
-            let mine = present.filter { $0.startedBy == deployment.id }
-            let running = mine.filter(isRunning).count
-            if deployment.status != "PRIMARY" {
-                // An older deployment leaves the list once its last task has STOPPED, so `services-stable`
-                // means the old revision no longer runs.
-                guard !mine.isEmpty else { continue }
-            } else {
-                deployment.desiredCount = desired
-            }
-            if (deployment.runningCount, deployment.pendingCount) != (running, mine.count - running) {
-                deployment.runningCount = running
-                deployment.pendingCount = mine.count - running
-                deployment.updatedAt = now
-            }
-            deployments.append(deployment)
-        }
-        service.deployments = deployments
-        service.runningCount = present.filter(isRunning).count
-        service.pendingCount = present.count - service.runningCount
+        service = counted(service, tasks: present, at: now)
 
         let remaining = alive.filter { !stopped.contains($0.taskArn) }
         let steady =
-            service.status == .active && deployments.count == 1 && stops.isEmpty && starts.isEmpty
+            service.status == .active && service.deployments.count == 1 && stops.isEmpty && starts.isEmpty
             && present.count == desired && remaining.count == desired && remaining.allSatisfy(isHealthy)
             && remaining.allSatisfy { !leaving($0) }
         if steady, let index = service.deployments.firstIndex(where: { $0.status == "PRIMARY" }),
@@ -205,6 +183,44 @@ public enum ServiceScheduler {
             !steady && launching && stops.isEmpty && starts.isEmpty && remaining.allSatisfy(isRunning)
             && service.status == .active && desired > 0 && tasks.allSatisfy { isAlive($0) || $0.isStopped }
         return Plan(stops: stops, starts: starts, service: service, stuck: stuck, news: news, steady: steady)
+    }
+
+    /// The service as its tasks stand now: `runningCount` and `pendingCount` over its tasks not yet STOPPED,
+    /// those told to stop included, as ECS counts them (a scale-down shows more running than desired until
+    /// they have stopped); each deployment's own counts; and older deployments gone once their last task
+    /// has STOPPED, so that `services-stable` means the old revision no longer runs. Every read of a service
+    /// goes through this, so its counts are never older than its tasks. `now`, when given, dates the
+    /// deployments whose counts moved.
+    public static func counted(
+        _ service: ClusterService,
+        tasks: [ClusterTask],
+        at now: Timestamp? = nil
+    )
+        -> ClusterService
+    {
+        var service = service
+        let present = tasks.filter(isPresent)
+        let desired = service.status == .active ? service.desiredCount : 0
+        var deployments: [ServiceDeployment] = []
+        for var deployment in service.deployments {
+            let mine = present.filter { $0.startedBy == deployment.id }
+            let running = mine.filter(isRunning).count
+            if deployment.status != "PRIMARY" {
+                guard !mine.isEmpty else { continue }
+            } else {
+                deployment.desiredCount = desired
+            }
+            if (deployment.runningCount, deployment.pendingCount) != (running, mine.count - running) {
+                deployment.runningCount = running
+                deployment.pendingCount = mine.count - running
+                if let now { deployment.updatedAt = now }
+            }
+            deployments.append(deployment)
+        }
+        service.deployments = deployments
+        service.runningCount = present.filter(isRunning).count
+        service.pendingCount = present.count - service.runningCount
+        return service
     }
 
     /// REPLICA: the PRIMARY brought to desired, older deployments' tasks and tasks on DRAINING instances

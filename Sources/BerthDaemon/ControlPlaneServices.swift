@@ -145,21 +145,25 @@ struct StoppedTaskExpiry: Service {
     }
 }
 
-/// The service scheduler: a pass over every service each second. Each pass decides from stored state, so
-/// a restart resumes a deployment where it was.
+/// The service scheduler. A pass over a service comes as soon as something happens to it (a task of it
+/// changed state, it was created or updated, its cluster's instances changed), and a pass over every
+/// service at least once a `tick`, for what time alone changes (restart delays). Each pass decides from
+/// stored state, so a restart resumes a deployment where it was.
 struct ServiceSchedulerLoop: Service {
     let controlPlane: ControlPlane
+    var tick: Duration = .seconds(1)
 
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    await controlPlane.reconcileServices()
-                    try await Task.sleep(for: .seconds(1))
-                }
+    func run() async {
+        // A graceful shutdown cancels the wait between two passes; the loop then ends.
+        await cancelWhenGracefulShutdown {
+            let clock = ContinuousClock()
+            var nextFullPass = clock.now
+            while !Task.isCancelled {
+                let full = clock.now >= nextFullPass
+                await controlPlane.reconcileServices(dueOnly: !full)
+                if full { nextFullPass = clock.now + tick }
+                await controlPlane.serviceWork.wait(upTo: max(.zero, nextFullPass - clock.now))
             }
-        } catch is CancellationError {
-            // Graceful shutdown between two passes.
         }
     }
 }
