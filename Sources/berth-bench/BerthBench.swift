@@ -13,7 +13,8 @@ import NIOHTTP1
 ///    started through the Engine API: medians of `rounds` runs each, interleaved.
 /// 2. A burst of 50 tasks (5 RunTask calls of 10) to all RUNNING, against 50 parallel `docker run -d`.
 /// 3. A service of 50 tasks from CreateService to 50 RUNNING, against Docker's swarm mode doing the same
-///    (`docker service create --replicas 50`, timed to 50/50 running).
+///    (`docker service create --replicas 50`, timed to 50/50 running); then how soon after a killed task's
+///    STOPPED its replacement is placed.
 ///
 /// The agent runs in process with the embedded control plane; the API is called over HTTP as the aws CLI
 /// would call it. Images are local (ECS_IMAGE_PULL_BEHAVIOR=prefer-cached), so neither side pulls.
@@ -131,6 +132,16 @@ struct BerthBench {
         )
         try await api.waitForRunningCount(cluster: cluster, service: "bench", 50)
         let berthService = clock.now - serviceStarted
+        var replacements: [Double] = []
+        for _ in 0..<5 {
+            replacements.append(try await api.replacementDelay(cluster: cluster, service: "bench", docker: docker))
+            try await api.waitForRunningCount(cluster: cluster, service: "bench", 50)
+        }
+        replacements.sort()
+        print(
+            "a killed service task's replacement, placed after its STOPPED (stoppedAt -> createdAt, 5 kills): "
+                + String(format: "median %.1f ms, max %.1f ms", replacements[2] * 1000, replacements[4] * 1000)
+        )
         _ = try await api.call("DeleteService", ["cluster": cluster, "service": "bench", "force": true])
         try await api.waitForRunningCount(cluster: cluster, service: "bench", 0)
         await removeBenchContainers(docker)
@@ -301,6 +312,39 @@ struct ECSClient: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw BenchError("service \(service) did not reach \(count) running")
+    }
+
+    /// Kills one of the service's containers with SIGKILL, as the kernel or an operator might; returns how
+    /// long after the task's `stoppedAt` its replacement was placed (its `createdAt`), in seconds.
+    func replacementDelay(cluster: String, service: String, docker: DockerEngineClient) async throws -> Double {
+        let before = Set(
+            try await call("ListTasks", ["cluster": cluster, "serviceName": service])["taskArns"] as? [String] ?? []
+        )
+        guard let victim = before.first else { throw BenchError("the service has no task") }
+        let described = try await call("DescribeTasks", ["cluster": cluster, "tasks": [victim]])
+        let task = (described["tasks"] as? [[String: Any]])?.first
+        guard let container = (task?["containers"] as? [[String: Any]])?.first?["runtimeId"] as? String else {
+            throw BenchError("task \(victim) has no container")
+        }
+        try await docker.killContainer(container)
+        var stoppedAt: Double?
+        var createdAt: Double?
+        for _ in 0..<6000 where stoppedAt == nil || createdAt == nil {
+            if stoppedAt == nil {
+                let answer = try await call("DescribeTasks", ["cluster": cluster, "tasks": [victim]])
+                stoppedAt = (answer["tasks"] as? [[String: Any]])?.first?["stoppedAt"] as? Double
+            }
+            let now = Set(
+                try await call("ListTasks", ["cluster": cluster, "serviceName": service])["taskArns"] as? [String] ?? []
+            )
+            if let replacement = now.subtracting(before).first {
+                let answer = try await call("DescribeTasks", ["cluster": cluster, "tasks": [replacement]])
+                createdAt = (answer["tasks"] as? [[String: Any]])?.first?["createdAt"] as? Double
+            }
+            if stoppedAt == nil || createdAt == nil { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        guard let stoppedAt, let createdAt else { throw BenchError("no replacement for \(victim)") }
+        return createdAt - stoppedAt
     }
 
     func stopAll(cluster: String) async throws {
