@@ -64,13 +64,16 @@ extension ControlPlane: AgentSessionHandler {
         guard let current = sessions[instanceArn], current === session else { return }
         sessions[instanceArn] = nil
         instances[instanceArn]?.value.agentConnected = false
+        inflight = inflight.filter { $0.value.instanceArn != instanceArn }
         logger.info("agent disconnected", metadata: ["instance": "\(instanceArn)"])
         if let cluster = instances[instanceArn]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
     }
 
     public func payloadAcknowledged(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
         // A payload sent before this process started is unknown here; the agent gets it again on connect.
-        guard let sent = inflight.removeValue(forKey: messageID) else { return }
+        guard let payload = inflight[messageID], payload.instanceArn == instanceArn else { return }
+        inflight[messageID] = nil
+        let sent = payload.desired
         do {
             try await transact { () throws(ClusterError) -> ([Staged], Void) in
                 var staged: [Staged] = []
@@ -107,7 +110,11 @@ extension ControlPlane: AgentSessionHandler {
             }
             guard !payloads.isEmpty else { continue }
             let message = PayloadMessage(messageID: UUID().uuidString.lowercased(), tasks: payloads)
-            inflight[message.messageID] = sent
+            inflight[message.messageID] = InflightPayload(
+                instanceArn: instanceArn,
+                sentAt: settings.now(),
+                desired: sent
+            )
             if await !session.deliver(message) {
                 inflight[message.messageID] = nil
             }

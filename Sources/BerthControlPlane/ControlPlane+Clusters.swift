@@ -100,6 +100,7 @@ extension ControlPlane {
                 throw ClusterError(.clusterContainsTasks, "The Cluster cannot be deleted while Tasks are active.")
             }
             cluster.status = .inactive
+            cluster.inactiveSince = settings.now()
             return ([.cluster(cluster)], cluster)
         }
         logger.info("cluster deleted", metadata: ["cluster": "\(deleted.clusterName)"])

@@ -190,6 +190,7 @@ extension ControlPlane {
                 staged.append(.task(task))
             }
             instance.status = .inactive
+            instance.inactiveSince = now
             instance.reserved = Reservation()
             instance.version += 1
             staged.append(.instance(instance))

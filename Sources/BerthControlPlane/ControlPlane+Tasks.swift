@@ -398,18 +398,4 @@ extension ControlPlane {
         serviceNeedsPass(forTaskIn: stopped.group, cluster: stopped.clusterArn)
         return stopped
     }
-
-    /// Forgets STOPPED tasks whose retention has passed. Returns how many went.
-    @discardableResult
-    public func expireStoppedTasks() async throws(ClusterError) -> Int {
-        let now = settings.now()
-        let retention = settings.stoppedTaskRetention
-        return try await transact { () throws(ClusterError) -> ([Staged], Int) in
-            let expired = tasks.values.map(\.value).filter { task in
-                guard task.isStopped, let stoppedAt = task.stoppedAt else { return false }
-                return now.duration(since: stoppedAt) >= retention
-            }
-            return (expired.map { .removeTask($0.taskArn) }, expired.count)
-        }
-    }
 }

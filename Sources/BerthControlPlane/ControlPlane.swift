@@ -14,19 +14,23 @@ public actor ControlPlane {
     public struct Settings: Sendable {
         public var region: String
         public var account: String
-        /// How long STOPPED tasks stay describable.
+        /// How long STOPPED tasks, and deleted clusters, instances and services, stay describable.
         public var stoppedTaskRetention: Duration
+        /// How long a RunTask clientToken keeps answering with the tasks it placed.
+        public var clientTokenRetention: Duration
         public var now: @Sendable () -> Timestamp
 
         public init(
             region: String,
             account: String,
             stoppedTaskRetention: Duration = .seconds(3600),
+            clientTokenRetention: Duration = .seconds(12 * 3600),
             now: @escaping @Sendable () -> Timestamp = Settings.wallClock
         ) {
             self.region = region
             self.account = account
             self.stoppedTaskRetention = stoppedTaskRetention
+            self.clientTokenRetention = clientTokenRetention
             self.now = now
         }
 
@@ -48,7 +52,8 @@ public actor ControlPlane {
         case task(ClusterTask)
         case token(ClientTokenRecord)
         case service(ClusterService)
-        case removeTask(String)
+        /// Forgets a record (one past its retention).
+        case remove(RecordKind, String)
     }
 
     let store: any ClusterStore
@@ -63,8 +68,20 @@ public actor ControlPlane {
     var services: [String: Versioned<ClusterService>] = [:]
     /// Open payload streams by instance ARN.
     var sessions: [String: any AgentSession] = [:]
-    /// Payloads sent and not yet acknowledged: message ID → the desired status sent for each task.
-    var inflight: [String: [String: DesiredStatus]] = [:]
+    /// Payloads sent and not yet acknowledged, by message ID.
+    var inflight: [String: InflightPayload] = [:]
+
+    /// A payload sent and not yet acknowledged: where it went, when, and the desired status it carried for
+    /// each task. Forgotten when its agent disconnects or it grows old; the tasks stay unacknowledged and go
+    /// out again when the agent connects.
+    struct InflightPayload: Sendable {
+        var instanceArn: String
+        var sentAt: Timestamp
+        var desired: [String: DesiredStatus]
+    }
+
+    /// How long an unacknowledged payload is remembered.
+    static let inflightRetention: Duration = .seconds(600)
     var generator = SystemRandomNumberGenerator()
     /// Services something happened to since their last scheduler pass.
     var servicesDue: Set<String> = []
@@ -229,8 +246,8 @@ public actor ControlPlane {
                     expectedVersion: services[value.serviceArn]?.version ?? 0,
                     body: try Self.encoder.encode(value)
                 )
-            case .removeTask(let arn):
-                return RecordWrite(kind: .task, key: arn, expectedVersion: tasks[arn]?.version ?? 0, body: nil)
+            case .remove(let kind, let key):
+                return RecordWrite(kind: kind, key: key, expectedVersion: version(of: kind, key) ?? 0, body: nil)
             }
         } catch {
             throw ClusterError(.server, "cannot encode a record: \(error)")
@@ -246,7 +263,29 @@ public actor ControlPlane {
         case .task(let value): tasks[value.taskArn] = Versioned(value: value, version: version)
         case .token(let value): tokens[value.token] = Versioned(value: value, version: version)
         case .service(let value): services[value.serviceArn] = Versioned(value: value, version: version)
-        case .removeTask(let arn): tasks[arn] = nil
+        case .remove(let kind, let key): forget(kind, key)
+        }
+    }
+
+    private func version(of kind: RecordKind, _ key: String) -> Int64? {
+        switch kind {
+        case .cluster: clusters[key]?.version
+        case .containerInstance: instances[key]?.version
+        case .taskDefinition: definitions[key]?.version
+        case .task: tasks[key]?.version
+        case .clientToken: tokens[key]?.version
+        case .service: services[key]?.version
+        }
+    }
+
+    private func forget(_ kind: RecordKind, _ key: String) {
+        switch kind {
+        case .cluster: clusters[key] = nil
+        case .containerInstance: instances[key] = nil
+        case .taskDefinition: definitions[key] = nil
+        case .task: tasks[key] = nil
+        case .clientToken: tokens[key] = nil
+        case .service: services[key] = nil
         }
     }
 
@@ -259,16 +298,7 @@ public actor ControlPlane {
                 throw ClusterError(.server, "cannot reload records: \(error)")
             }
             let found = Set(records.map(\.key))
-            for key in keySet.subtracting(found) {
-                switch kind {
-                case .cluster: clusters[key] = nil
-                case .containerInstance: instances[key] = nil
-                case .taskDefinition: definitions[key] = nil
-                case .task: tasks[key] = nil
-                case .clientToken: tokens[key] = nil
-                case .service: services[key] = nil
-                }
-            }
+            for key in keySet.subtracting(found) { forget(kind, key) }
             for record in records { try absorb(record) }
         }
     }

@@ -35,6 +35,8 @@ public struct Cluster: Sendable, Hashable, Codable {
     public var settings: [ClusterSetting]
     public var tags: [Tag]
     public var createdAt: Timestamp
+    /// When it was deleted: it is forgotten once the retention has passed.
+    public var inactiveSince: Timestamp? = nil
 }
 
 public enum InstanceStatus: String, Sendable, Hashable, Codable, CaseIterable {
@@ -66,6 +68,8 @@ public struct ContainerInstance: Sendable, Hashable, Codable {
     public var registeredAt: Timestamp
     /// Bumped on every change ECS would count as one (`version` in DescribeContainerInstances).
     public var version: Int
+    /// When it was deregistered: it is forgotten once the retention has passed.
+    public var inactiveSince: Timestamp? = nil
 
     public var id: String { ARN(containerInstanceArn)?.resourceID ?? containerInstanceArn }
 

@@ -104,6 +104,8 @@ public struct ClusterService: Sendable, Hashable, Codable {
     /// Failures of the PRIMARY's tasks in a row, and when starting may be tried again (the restart delay).
     public var consecutiveFailures: Int?
     public var restartNotBefore: Timestamp?
+    /// When it became INACTIVE: it is forgotten once the retention has passed.
+    public var inactiveSince: Timestamp? = nil
 
     public static let eventLimit = 100
 

@@ -177,6 +177,7 @@ public enum ServiceScheduler {
         }
         if service.status == .draining, present.isEmpty {
             service.status = .inactive
+            service.inactiveSince = now
             service.deployments = []
         }
         let stuck =

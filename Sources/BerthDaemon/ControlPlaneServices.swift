@@ -67,7 +67,7 @@ public struct ControlPlaneServices: Sendable {
             controlPlane: controlPlane,
             services: [
                 .init(service: api),
-                .init(service: StoppedTaskExpiry(controlPlane: controlPlane, logger: logger)),
+                .init(service: RecordExpiry(controlPlane: controlPlane, logger: logger)),
                 .init(service: ServiceSchedulerLoop(controlPlane: controlPlane)),
             ]
         )
@@ -119,8 +119,9 @@ public struct ControlPlaneServices: Sendable {
 
 }
 
-/// Forgets STOPPED tasks once their retention has passed, every minute.
-struct StoppedTaskExpiry: Service {
+/// Every minute, forgets what has outlived its retention: STOPPED tasks, deleted clusters, instances and
+/// services, old clientTokens.
+struct RecordExpiry: Service {
     let controlPlane: ControlPlane
     let logger: Logger
 
@@ -136,10 +137,19 @@ struct StoppedTaskExpiry: Service {
         while true {
             try await Task.sleep(for: .seconds(60))
             do {
-                let expired = try await controlPlane.expireStoppedTasks()
-                if expired > 0 { logger.debug("stopped tasks expired", metadata: ["count": "\(expired)"]) }
+                let expired = try await controlPlane.expireRetainedRecords()
+                if expired.total > 0 {
+                    logger.debug(
+                        "records expired",
+                        metadata: [
+                            "stoppedTasks": "\(expired.stoppedTasks)", "clientTokens": "\(expired.clientTokens)",
+                            "clusters": "\(expired.inactiveClusters)", "instances": "\(expired.inactiveInstances)",
+                            "services": "\(expired.inactiveServices)",
+                        ]
+                    )
+                }
             } catch {
-                logger.warning("cannot expire stopped tasks", metadata: ["error": "\(error)"])
+                logger.warning("cannot expire records", metadata: ["error": "\(error)"])
             }
         }
     }

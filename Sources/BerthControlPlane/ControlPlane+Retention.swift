@@ -1,0 +1,73 @@
+import BerthModel
+
+extension ControlPlane {
+    /// What one expiry pass forgot, by kind.
+    public struct Expired: Sendable, Hashable {
+        public var stoppedTasks = 0
+        public var clientTokens = 0
+        public var inactiveClusters = 0
+        public var inactiveInstances = 0
+        public var inactiveServices = 0
+
+        public var total: Int { stoppedTasks + clientTokens + inactiveClusters + inactiveInstances + inactiveServices }
+
+        public init(
+            stoppedTasks: Int = 0,
+            clientTokens: Int = 0,
+            inactiveClusters: Int = 0,
+            inactiveInstances: Int = 0,
+            inactiveServices: Int = 0
+        ) {
+            self.stoppedTasks = stoppedTasks
+            self.clientTokens = clientTokens
+            self.inactiveClusters = inactiveClusters
+            self.inactiveInstances = inactiveInstances
+            self.inactiveServices = inactiveServices
+        }
+    }
+
+    /// Forgets what only history holds once its retention has passed, so that what the control plane keeps
+    /// grows with what runs, not with every request ever made: STOPPED tasks, deleted clusters, deregistered
+    /// instances and INACTIVE services after `stoppedTaskRetention`; RunTask clientTokens after
+    /// `clientTokenRetention`; unacknowledged payloads after ten minutes. A record deleted before its
+    /// deletion was dated counts from its creation.
+    @discardableResult
+    public func expireRetainedRecords() async throws(ClusterError) -> Expired {
+        let now = settings.now()
+        let retention = settings.stoppedTaskRetention
+        func due(_ since: Timestamp?, _ retention: Duration) -> Bool {
+            guard let since else { return false }
+            return now.duration(since: since) >= retention
+        }
+        // Payloads an agent never acknowledged, though connected: it gets the tasks again when it reconnects.
+        inflight = inflight.filter { !due($0.value.sentAt, Self.inflightRetention) }
+        return try await transact { () throws(ClusterError) -> ([Staged], Expired) in
+            var staged: [Staged] = []
+            var expired = Expired()
+            for task in tasks.values.map(\.value) where task.isStopped && due(task.stoppedAt, retention) {
+                staged.append(.remove(.task, task.taskArn))
+                expired.stoppedTasks += 1
+            }
+            for token in tokens.values.map(\.value) where due(token.createdAt, settings.clientTokenRetention) {
+                staged.append(.remove(.clientToken, token.token))
+                expired.clientTokens += 1
+            }
+            for cluster in clusters.values.map(\.value)
+            where cluster.status == .inactive && due(cluster.inactiveSince ?? cluster.createdAt, retention) {
+                staged.append(.remove(.cluster, cluster.clusterName))
+                expired.inactiveClusters += 1
+            }
+            for instance in instances.values.map(\.value)
+            where instance.status == .inactive && due(instance.inactiveSince ?? instance.registeredAt, retention) {
+                staged.append(.remove(.containerInstance, instance.containerInstanceArn))
+                expired.inactiveInstances += 1
+            }
+            for service in services.values.map(\.value)
+            where service.status == .inactive && due(service.inactiveSince ?? service.createdAt, retention) {
+                staged.append(.remove(.service, service.serviceArn))
+                expired.inactiveServices += 1
+            }
+            return (staged, expired)
+        }
+    }
+}
