@@ -361,7 +361,7 @@ let package = Package(
         // Runs the built `berth` binary as an operator would.
         .testTarget(
             name: "BerthCLITests",
-            dependencies: ["berth"],
+            dependencies: ["berth", "BerthTestSupport"],
             swiftSettings: strictSettings
         ),
     ]

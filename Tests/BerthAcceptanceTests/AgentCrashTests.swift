@@ -25,7 +25,7 @@ struct AgentCrashTests {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "berth-crash-\(UUID().uuidString)"
             )
-            port = try BerthAgentProcess.freePort()
+            port = try TestPorts.free()
         }
 
         var endpoint: String { "http://127.0.0.1:\(port)" }
@@ -125,6 +125,7 @@ struct AgentCrashTests {
             #expect(status == 200)
         }
         var expected = Expectations()
+        var random = SeededRandom.make("SIGKILL timings of \(trial.cluster)")
         for _ in 0..<3 {
             // A burst in flight while the kill comes: what RunTask acknowledged must come true.
             let burst = Task {
@@ -146,7 +147,7 @@ struct AgentCrashTests {
                 }
                 return launched
             }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 200...2500)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...2500, using: &random)))
             await trial.kill()
             let launched = await burst.value
             expected.longRunning.formUnion(launched.longRunning)

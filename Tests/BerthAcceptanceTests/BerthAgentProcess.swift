@@ -35,13 +35,13 @@ final class BerthAgentProcess: Sendable {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("berth-acceptance-\(UUID().uuidString)")
         self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let port = try port ?? Self.freePort()
+        let port = try port ?? TestPorts.free()
         self.port = port
         endpoint = "http://127.0.0.1:\(port)"
-        let introspectionPort = try Self.freePort()
+        let introspectionPort = try TestPorts.free()
         introspection = "http://127.0.0.1:\(introspectionPort)"
         // The task metadata endpoint listens on Docker's bridge gateway: a port of its own per agent.
-        let metadataPort = try Self.freePort()
+        let metadataPort = try TestPorts.free()
         self.metadataPort = metadataPort
         let configuration = """
             AWS_DEFAULT_REGION=us-east-1
@@ -116,10 +116,6 @@ final class BerthAgentProcess: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    static func freePort() throws -> Int {
-        for port in (30000...39999).shuffled() where PortProbe.isFree(port, .tcp) { return port }
-        throw WaitTimeout("no free port")
-    }
 }
 
 extension BerthAgentProcess {
@@ -209,28 +205,17 @@ struct AWSCLI {
         key: String,
         secret: String
     ) throws -> AWSCLI {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["aws"] + arguments + ["--endpoint-url", endpoint, "--output", "json"]
         var environment = ProcessInfo.processInfo.environment
         environment["AWS_ACCESS_KEY_ID"] = key
         environment["AWS_SECRET_ACCESS_KEY"] = secret
         environment["AWS_DEFAULT_REGION"] = "us-east-1"
         environment["AWS_CONFIG_FILE"] = "/dev/null"
         environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
-        process.environment = environment
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return AWSCLI(
-            status: process.terminationStatus,
-            output: String(decoding: outputData, as: UTF8.self),
-            error: String(decoding: errorData, as: UTF8.self)
+        let result = try ChildProcess.run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["aws"] + arguments + ["--endpoint-url", endpoint, "--output", "json"],
+            environment: environment
         )
+        return AWSCLI(status: result.status, output: result.standardOutput, error: result.standardError)
     }
 }

@@ -67,7 +67,7 @@ struct ControlPlaneDurabilityTests {
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = try BerthAgentProcess.freePort()
+        let port = try TestPorts.free()
         let first = try ControlPlaneProcess(directory: directory, port: port)
         try await first.waitUntilAnswering()
 
@@ -117,7 +117,8 @@ struct ControlPlaneDurabilityTests {
         while acknowledged.state.withLock({ $0.taskDefinitions.count }) < 5, clock.now < flowing {
             try await Task.sleep(for: .milliseconds(10))
         }
-        try await Task.sleep(for: .milliseconds(Int.random(in: 0...600)))
+        var random = SeededRandom.make("SIGKILL of durability trial \(trial)")
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...600, using: &random)))
         await first.kill()
         workers.cancel()
         await workers.value

@@ -102,7 +102,7 @@ struct WalkthroughTests {
             let ports = resources.first { $0["name"] as? String == "PORTS" }?["stringSetValue"] as? [String] ?? []
             #expect(Set(["22", "2375", "2376", "51678"]).isSubset(of: Set(ports)))
 
-            let hostPort = try BerthAgentProcess.freePort()
+            let hostPort = try TestPorts.free()
             let definition = try await session.registerTaskDefinition([
                 "family": "Walkthrough",
                 "containerDefinitions": [

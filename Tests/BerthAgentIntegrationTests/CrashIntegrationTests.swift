@@ -120,7 +120,7 @@ struct CrashIntegrationTests {
         arguments: 0..<6
     )
     func crashesAtRandomMoments(trial: Int) async throws {
-        var random = SystemRandomNumberGenerator()
+        var random = SeededRandom.make("crash trial \(trial)")
         let directory = NSTemporaryDirectory() + "berth-it-crash-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cluster = AgentHarness.uniqueCluster("crash\(trial)")

@@ -12,6 +12,8 @@ struct TaskSimulation {
     private(set) var violations: [String] = []
     /// Every action the machine asked for, in order.
     private(set) var actions: [TaskAction] = []
+    /// Clean-ups answered with a failure: each is tried again.
+    private(set) var failedCleanups = 0
     /// Every change queued for the control plane, in order.
     private(set) var reported: [TaskStateChange] = []
     private let dependencies: [String: [ContainerDependency]]
@@ -76,7 +78,9 @@ struct TaskSimulation {
         case .create(let name): apply(.createFailed(container: name, reason: "CannotCreateContainerError: boom"))
         case .start(let name, _): apply(.startFailed(container: name, reason: "CannotStartContainerError: boom"))
         case .stop(let name, _, _): apply(.stopFailed(container: name, reason: "busy"))
-        case .cleanUp: apply(.cleanupFailed(reason: "busy"))
+        case .cleanUp:
+            failedCleanups += 1
+            apply(.cleanupFailed(reason: "busy"))
         }
     }
 

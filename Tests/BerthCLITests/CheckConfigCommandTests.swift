@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -20,23 +21,16 @@ struct BerthProcess {
     }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> BerthProcess {
-        let process = Process()
-        process.executableURL = try binary
-        process.arguments = arguments
         // Only what the test gives: the caller's ECS_* variables must not leak in.
-        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let result = try ChildProcess.run(
+            try binary,
+            arguments,
+            environment: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        )
         return BerthProcess(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData, as: UTF8.self)
+            status: result.status,
+            standardOutput: result.standardOutput,
+            standardError: result.standardError
         )
     }
 }
@@ -118,5 +112,19 @@ struct CheckConfigCommandTests {
             #expect(result.status == 1)
             #expect(result.standardError.contains("cannot reach dockerd at unix:///nonexistent/docker.sock"))
         }
+    }
+}
+
+@Suite("Child processes in tests")
+struct ChildProcessTests {
+    @Test("200 KB on standard error while standard output is still open: both are read, nothing deadlocks")
+    func drainsBothPipes() throws {
+        let result = try ChildProcess.run(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "head -c 200000 /dev/zero >&2; echo out"]
+        )
+        #expect(result.status == 0)
+        #expect(result.error.count == 200_000)
+        #expect(result.standardOutput == "out\n")
     }
 }

@@ -27,6 +27,31 @@ final class RecordingNotifier: ServiceManagerNotifier {
     func last(_ line: String) -> ContinuousClock.Instant? { heard.withLock { $0.last { $0.line == line }?.at } }
 }
 
+/// A log handler that keeps the messages it is given in a ``LogRecord``.
+struct CountingLogHandler: LogHandler {
+    let record: LogRecord
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        record.messages.withLock { $0.append(event.message.description) }
+    }
+}
+
+/// The messages a logger was given.
+final class LogRecord: Sendable {
+    let messages = Mutex<[String]>([])
+
+    var logger: Logger { Logger(label: "test") { _ in CountingLogHandler(record: self) } }
+
+    func count(_ message: String) -> Int { messages.withLock { $0.filter { $0 == message }.count } }
+}
+
 @Suite("systemd supervision")
 struct SystemdSupervisionTests {
     static func waitUntil(_ condition: () -> Bool) async throws {
@@ -37,11 +62,8 @@ struct SystemdSupervisionTests {
     @Test("WATCHDOG=1 comes while the engine answers its probe and stops once the probe hangs")
     func stuckEngineStopsThePings() async throws {
         let notifier = RecordingNotifier(watchdogInterval: .milliseconds(800))
-        let supervision = SystemdSupervision(
-            notifier: notifier,
-            listeners: 1,
-            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        )
+        let log = LogRecord()
+        let supervision = SystemdSupervision(notifier: notifier, listeners: 1, logger: log.logger)
         // The probe answers until `stuck`, then never again (as an engine actor stuck in a call would).
         let stuck = Mutex(false)
         let hung = Mutex<[CheckedContinuation<Void, Never>]>([])
@@ -59,11 +81,13 @@ struct SystemdSupervisionTests {
         #expect(notifier.count("READY=1") == 1)
 
         stuck.withLock { $0 = true }
-        // From the moment a probe hangs, the last answer only ages: past half the interval, no more pings.
-        try await Self.waitUntil { !hung.withLock { $0.isEmpty } }
-        try await Task.sleep(for: .seconds(1))
+        // From the moment a probe hangs, the last answer only ages: past half the interval the ping loop
+        // skips, and from its first skip on it sends nothing (it logs each skip, which the test waits for).
+        let skipped = "the engine does not answer; not feeding systemd's watchdog"
+        try await Self.waitUntil { log.count(skipped) >= 1 }
         let afterStall = notifier.count("WATCHDOG=1")
-        try await Task.sleep(for: .seconds(1))
+        try await Self.waitUntil { log.count(skipped) >= 3 }
+        #expect(log.count(skipped) >= 3, "the ping loop did not go on")
         #expect(notifier.count("WATCHDOG=1") == afterStall, "pings went on with the engine stuck")
 
         // The engine answers again: the pings come back.

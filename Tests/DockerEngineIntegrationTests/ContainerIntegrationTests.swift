@@ -151,16 +151,17 @@ struct ContainerIntegrationTests {
             let run = uniqueName("events")
             let name = uniqueName("short")
             let filters: DockerFilters = ["type": ["container"], "label": ["berth.test.run=\(run)"]]
-            // Follow events while the container lives, until it is destroyed.
+            // Follow events while the container lives, until it is destroyed; from a second before now, so
+            // that none is missed however late the stream is opened.
+            let since = DockerEventTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970) - 1)
             let follower = Task {
                 var seen: [DockerEvent] = []
-                for try await event in docker.events(filters: filters) {
+                for try await event in docker.events(since: since, filters: filters) {
                     seen.append(event)
                     if event.action == "destroy" { break }
                 }
                 return seen
             }
-            try await Task.sleep(for: .milliseconds(300))
             var configuration = ContainerConfiguration(image: Self.image)
             configuration.cmd = ["sh", "-c", "exit 3"]
             configuration.labels = ["berth.test.run": run]

@@ -101,9 +101,14 @@ struct ErrorMappingTests {
     @Test("cancelling the caller cancels the call")
     func cancellation() async throws {
         let dockerd = StubbedDocker { _ in .hang }
-        try await dockerd.run { client, _ in
+        try await dockerd.run { client, server in
             let call = Task { try await client.inspectContainer("web") }
-            try await Task.sleep(for: .milliseconds(200))
+            // Cancelled once dockerd has the request, so that it is the call in flight that is cancelled.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while server.apiRequests.isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(!server.apiRequests.isEmpty)
             call.cancel()
             let result = await call.result
             #expect(throws: DockerError.self) { try result.get() }

@@ -63,11 +63,14 @@ struct EventStreamTests {
 
     @Test("nothing is requested until iteration starts")
     func lazy() async throws {
-        let dockerd = StubbedDocker()
+        let dockerd = StubbedDocker { _ in .stream(status: 200, steps: []) }
         try await dockerd.run { client, server in
-            _ = client.events()
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(server.apiRequests.isEmpty)
+            // One stream made and never iterated, then another iterated to its end: dockerd sees only the
+            // second (an eager first one would have gone out before it).
+            let idle = client.events(since: DockerEventTime(secondsSinceEpoch: 1))
+            for try await _ in client.events(since: DockerEventTime(secondsSinceEpoch: 2)) {}
+            #expect(server.apiRequests.map { $0.query["since"] } == ["2.000000000"])
+            _ = idle
         }
     }
 

@@ -530,10 +530,26 @@ class Client:
 # ---------------------------------------------------------------------------------------------------------
 # The daemon under test
 
+HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port below the kernel's ephemeral range, from which the agent hands out dynamic host ports."""
+    try:
+        low = int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    candidates = [port for port in range(20000, min(30000, low)) if port not in HANDED_OUT]
+    random.SystemRandom().shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        HANDED_OUT.add(port)
+        return port
+    raise SystemExit("no free port below the ephemeral range")
 
 
 def rss_bytes(pid):

@@ -44,7 +44,7 @@ public struct DockerEvent: Sendable, Hashable, Decodable {
             time = DockerEventTime(nanosecondsSinceEpoch: nanoseconds)
         } else {
             let seconds = try container.decodeIfPresent(Int64.self, forKey: .time) ?? 0
-            time = DockerEventTime(nanosecondsSinceEpoch: seconds * 1_000_000_000)
+            time = DockerEventTime(secondsSinceEpoch: seconds)
         }
     }
 
@@ -60,8 +60,10 @@ public struct DockerEventTime: Sendable, Hashable, Comparable, CustomStringConve
         self.nanosecondsSinceEpoch = nanosecondsSinceEpoch
     }
 
+    /// Whole seconds; saturates (a time dockerd could never send) rather than trapping.
     public init(secondsSinceEpoch seconds: Int64) {
-        self.nanosecondsSinceEpoch = seconds * 1_000_000_000
+        let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        self.nanosecondsSinceEpoch = overflow ? (seconds < 0 ? .min : .max) : nanoseconds
     }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.nanosecondsSinceEpoch < rhs.nanosecondsSinceEpoch }
