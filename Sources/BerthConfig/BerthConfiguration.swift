@@ -75,7 +75,8 @@ public struct BerthConfiguration: Sendable, Hashable {
     /// `ECS_TASK_METADATA_RPS_LIMIT`: requests per second each client (a container's address) may make to the
     /// task metadata endpoint, steady and burst; more are answered 429.
     public var taskMetadataRateLimit: RequestRateLimit = .taskMetadataDefault
-    /// BERTH_STOPPED_TASK_RETENTION: how long STOPPED tasks stay describable (at least 1h, as in ECS).
+    /// BERTH_STOPPED_TASK_RETENTION: how long STOPPED tasks, deleted clusters, deregistered instances and
+    /// INACTIVE services stay describable (at least 1h, as in ECS).
     public var stoppedTaskRetention: Duration = .seconds(3600)
 
     public init(region: AWSRegion, dynamicHostPortRange: PortRange) {
