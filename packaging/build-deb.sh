@@ -32,15 +32,16 @@ staging="packaging/build/root"
 # CI saw such links fail, twice in a row, with "undefined reference to CFBundleGetMainBundle" and to
 # swift_ICU symbols. So they are named here, in a group of their own so that gold resolves them in any
 # order; when the autolink entries name them too, nothing changes.
-foundation_closure=(-Xlinker --start-group)
-for library in Foundation FoundationEssentials FoundationInternationalization CoreFoundation _FoundationICU \
-    _FoundationCShims _FoundationCollections swiftSynchronization; do
-    foundation_closure+=(-Xlinker "-l$library")
-done
-foundation_closure+=(-Xlinker --end-group)
-swift build -c "$configuration" --static-swift-stdlib --product berth -Xswiftc -warnings-as-errors \
-    "${foundation_closure[@]}"
-binary="$(swift build -c "$configuration" --show-bin-path)/berth"
+# The ordinary build (the same flags as `make test`, so nothing is rebuilt), then its objects linked again
+# with the Swift runtime and Foundation inside (see link-static.py for why not --static-swift-stdlib).
+swift build -c "$configuration" --product berth -Xswiftc -warnings-as-errors
+binary="packaging/build-static/berth"
+mkdir -p packaging/build-static
+packaging/link-static.py "$configuration" "$binary"
+if ldd "$binary" | grep -q libswiftCore; then
+    echo "build-deb: $binary still loads the Swift runtime dynamically" >&2
+    exit 1
+fi
 
 rm -rf packaging/build
 # /var/lib/ecs/data is made by postinst, not shipped: dpkg would remove it with the package when empty.

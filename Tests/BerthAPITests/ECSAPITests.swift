@@ -27,12 +27,20 @@ struct ECSAPITests {
         var message: String? { json["message"] as? String }
     }
 
+    typealias Call = @Sendable (String, String, HTTPFields) async throws -> Answer
+
     /// Calls `operation` with `body` on a fresh API and returns the answer.
     static func withAPI(
         verifier: SigV4Verifier? = nil,
-        _ body:
-            @escaping @Sendable (_ call: @Sendable (String, String, HTTPFields) async throws -> Answer) async throws ->
-            Void
+        _ body: @escaping @Sendable (_ call: Call) async throws -> Void
+    ) async throws {
+        try await withAPI(verifier: verifier) { call, _ in try await body(call) }
+    }
+
+    /// The same, with the control plane behind the API, for what its loops do (the scheduler's passes).
+    static func withAPI(
+        verifier: SigV4Verifier? = nil,
+        _ body: @escaping @Sendable (_ call: Call, _ plane: ControlPlane) async throws -> Void
     ) async throws {
         let plane = try await ControlPlane(
             store: InMemoryClusterStore(),
@@ -44,27 +52,30 @@ struct ECSAPITests {
             logger: logger
         )
         try await app.test(.router) { client in
-            try await body { operation, json, extra in
-                var headers: HTTPFields = [.contentType: "application/x-amz-json-1.1"]
-                if !operation.isEmpty {
-                    headers[ECSAPIRouterHeaders.target] =
-                        "AmazonEC2ContainerServiceV20141113.\(operation)"
-                }
-                headers.append(contentsOf: extra)
-                return try await client.execute(
-                    uri: "/",
-                    method: .post,
-                    headers: headers,
-                    body: ByteBuffer(string: json)
-                ) {
-                    response in
-                    Answer(
-                        status: response.status,
-                        body: Data(response.body.readableBytesView),
-                        headers: response.headers
-                    )
-                }
-            }
+            try await body(
+                { operation, json, extra in
+                    var headers: HTTPFields = [.contentType: "application/x-amz-json-1.1"]
+                    if !operation.isEmpty {
+                        headers[ECSAPIRouterHeaders.target] =
+                            "AmazonEC2ContainerServiceV20141113.\(operation)"
+                    }
+                    headers.append(contentsOf: extra)
+                    return try await client.execute(
+                        uri: "/",
+                        method: .post,
+                        headers: headers,
+                        body: ByteBuffer(string: json)
+                    ) {
+                        response in
+                        Answer(
+                            status: response.status,
+                            body: Data(response.body.readableBytesView),
+                            headers: response.headers
+                        )
+                    }
+                },
+                plane
+            )
         }
     }
 
@@ -133,7 +144,7 @@ struct ECSAPITests {
         "services: ECS's errors for duplicates, unknown and inactive services, scale without force, other controllers"
     )
     func serviceErrors() async throws {
-        try await Self.withAPI { call in
+        try await Self.withAPI { call, plane in
             _ = try await call("CreateCluster", #"{"clusterName":"default"}"#, [:])
             _ = try await call(
                 "RegisterTaskDefinition",
@@ -151,8 +162,12 @@ struct ECSAPITests {
             let configuration = service["deploymentConfiguration"] as? [String: Any]
             #expect(configuration?["maximumPercent"] as? Int == 200)
             #expect(configuration?["minimumHealthyPercent"] as? Int == 100)
-            // No instance: the scheduler says why it cannot place, in ECS's words.
-            let events = (service["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
+            // No instance: the scheduler's pass (which CreateService made due) says why it cannot place, in
+            // ECS's words.
+            await plane.reconcileServices(dueOnly: true)
+            let afterPass = try await call("DescribeServices", #"{"services":["web"]}"#, [:])
+            let passed = (afterPass.json["services"] as? [[String: Any]])?.first
+            let events = (passed?["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
             #expect(events.contains { $0.contains("No Container Instances were found in your cluster.") }, "\(events)")
 
             let cases: [(String, String, String)] = [
@@ -202,6 +217,7 @@ struct ECSAPITests {
 
             let deleted = try await call("DeleteService", #"{"service":"web","force":true}"#, [:])
             #expect(deleted.status == .ok)
+            await plane.reconcileServices(dueOnly: true)
             let inactive = try await call("UpdateService", #"{"service":"web","desiredCount":1}"#, [:])
             #expect(inactive.errorType == "ServiceNotActiveException", "\(inactive.json)")
             let described = try await call("DescribeServices", #"{"services":["web","ghost"]}"#, [:])
