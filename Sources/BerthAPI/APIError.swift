@@ -36,5 +36,11 @@ struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     /// 500 only for real faults: botocore retries them; a client mistake retried is a mistake five times.
     var status: Int { type == Code.server.rawValue ? 500 : 400 }
 
+    /// What a client is told of a fault: its request ID, to find the cause in the log, and nothing of the
+    /// cause itself (a store's error, a path).
+    static func faultMessage(requestID: String) -> String {
+        "The server could not complete the request; try again (request ID \(requestID))."
+    }
+
     var description: String { "\(type): \(message)" }
 }

@@ -87,10 +87,7 @@ public enum ECSAPIRouter {
                 ]
             )
             Self.count(operation, error: error.type)
-            // A fault's own text (a store's error, a file path) stays in the log; the client gets the request ID.
-            let message =
-                error.status == 500
-                ? "The server could not complete the request; try again (request ID \(requestID))." : error.message
+            let message = error.status == 500 ? APIError.faultMessage(requestID: requestID) : error.message
             return response(
                 HTTPResponse.Status(code: error.status),
                 type: error.type,

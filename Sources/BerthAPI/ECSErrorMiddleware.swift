@@ -32,7 +32,7 @@ struct ECSErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return ECSAPIRouter.response(
                 .internalServerError,
                 type: APIError.Code.server.rawValue,
-                message: "The server could not complete the request; try again (request ID \(requestID)).",
+                message: APIError.faultMessage(requestID: requestID),
                 requestID: requestID
             )
         }

@@ -320,7 +320,7 @@ extension ControlPlane {
         guard (0...100).contains(configuration.minimumHealthyPercent) else {
             throw ClusterError.invalid("minimumHealthyPercent must be between 0 and 100.")
         }
-        // The upper bound keeps desiredCount × maximumPercent far from overflowing; ECS's own tools stop at 200.
+        // Bounded so that desiredCount × maximumPercent stays far from overflowing.
         guard (100...Int(Int32.max)).contains(configuration.maximumPercent) else {
             throw ClusterError.invalid("maximumPercent must be between 100 and \(Int32.max).")
         }
