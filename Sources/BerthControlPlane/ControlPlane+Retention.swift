@@ -52,20 +52,27 @@ extension ControlPlane {
                 staged.append(.remove(.clientToken, token.token))
                 expired.clientTokens += 1
             }
-            for cluster in clusters.values.map(\.value)
-            where cluster.status == .inactive && due(cluster.inactiveSince ?? cluster.createdAt, retention) {
-                staged.append(.remove(.cluster, cluster.clusterName))
-                expired.inactiveClusters += 1
+            // A deleted record, dated from its deletion or, when that was not recorded, from its creation.
+            func forget<Record>(
+                _ records: [Record],
+                _ kind: RecordKind,
+                key: (Record) -> String,
+                deletedSince: (Record) -> Timestamp?
+            ) -> Int {
+                let gone = records.filter { due(deletedSince($0), retention) }
+                staged += gone.map { .remove(kind, key($0)) }
+                return gone.count
             }
-            for instance in instances.values.map(\.value)
-            where instance.status == .inactive && due(instance.inactiveSince ?? instance.registeredAt, retention) {
-                staged.append(.remove(.containerInstance, instance.containerInstanceArn))
-                expired.inactiveInstances += 1
+            expired.inactiveClusters = forget(clusters.values.map(\.value), .cluster, key: \.clusterName) {
+                $0.status == .inactive ? $0.inactiveSince ?? $0.createdAt : nil
             }
-            for service in services.values.map(\.value)
-            where service.status == .inactive && due(service.inactiveSince ?? service.createdAt, retention) {
-                staged.append(.remove(.service, service.serviceArn))
-                expired.inactiveServices += 1
+            expired.inactiveInstances = forget(
+                instances.values.map(\.value),
+                .containerInstance,
+                key: \.containerInstanceArn
+            ) { $0.status == .inactive ? $0.inactiveSince ?? $0.registeredAt : nil }
+            expired.inactiveServices = forget(services.values.map(\.value), .service, key: \.serviceArn) {
+                $0.status == .inactive ? $0.inactiveSince ?? $0.createdAt : nil
             }
             return (staged, expired)
         }
