@@ -250,6 +250,15 @@ public enum ContainerSpec {
             finishedAt: Timestamp(rfc3339: state.finishedAt)
         )
     }
+
+    /// Whether an exit is held for Docker's `oom` event: one by SIGKILL (137) that the agent did not ask for
+    /// and that Docker does not (yet) call out of memory. Docker hears of the kill and of the exit from
+    /// containerd separately; under load the exit comes first, and its `die` shows `OOMKilled: false`.
+    public static func awaitsOutOfMemoryEvent(_ observation: ContainerObservation, desiredStatus: DesiredStatus) -> Bool
+    {
+        guard case .exited(_, let exitCode, let reason, _) = observation else { return false }
+        return exitCode == 137 && reason == nil && desiredStatus != .stopped
+    }
 }
 
 /// A container definition that cannot be turned into a create request.

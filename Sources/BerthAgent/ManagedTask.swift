@@ -243,36 +243,7 @@ actor ManagedTask {
             } catch {
                 return [.createFailed(container: name, reason: "CannotCreateContainerError: \(error.message)")]
             }
-            do {
-                let created = try await docker.createContainer(name: dockerName, request)
-                logger.debug("Created container", metadata: ["container": "\(name)", "docker.id": "\(created.id)"])
-                return [.created(container: name, dockerID: created.id)]
-            } catch  where error.code == .conflict || error.code == .timeout {
-                // The name is ours alone: a container under it is one this task created before (the agent
-                // crashed, or the call timed out after dockerd made it). Adopt it rather than make another.
-                if let existing = try? await docker.inspectContainer(dockerName),
-                    existing.configuration?.labels?[ContainerSpec.Label.taskArn] == record.arn
-                {
-                    logger.info(
-                        "Adopted existing container",
-                        metadata: ["container": "\(name)", "docker.id": "\(existing.id)"]
-                    )
-                    return [
-                        .created(container: name, dockerID: existing.id),
-                        .observed(
-                            container: name,
-                            ContainerSpec.observation(
-                                of: existing,
-                                definition: record.definition(of: name),
-                                networkMode: networkMode
-                            )
-                        ),
-                    ]
-                }
-                return [.createFailed(container: name, reason: "CannotCreateContainerError: \(error.message)")]
-            } catch {
-                return [.createFailed(container: name, reason: "CannotCreateContainerError: \(error.message)")]
-            }
+            return await create(name, dockerName: dockerName, request, record: record, docker: docker, logger: logger)
 
         case .start(let name, let dockerID):
             do {
@@ -286,11 +257,21 @@ actor ManagedTask {
             }
             do {
                 let inspect = try await docker.inspectContainer(dockerID)
-                let observation = ContainerSpec.observation(
+                var observation = ContainerSpec.observation(
                     of: inspect,
                     definition: record.definition(of: name),
                     networkMode: networkMode
                 )
+                if ContainerSpec.awaitsOutOfMemoryEvent(observation, desiredStatus: .running) {
+                    // It ran, and was killed at once: its exit is the engine's to hand on, once Docker's
+                    // `oom` event says whether it was out of memory (or the wait for it ends).
+                    observation = .running(
+                        dockerID: dockerID,
+                        bindings: [],
+                        health: nil,
+                        startedAt: Timestamp(rfc3339: inspect.state.startedAt)
+                    )
+                }
                 logger.info("Started container", metadata: ["container": "\(name)", "docker.id": "\(dockerID)"])
                 return [.started(container: name, observation)]
             } catch  where error.code == .notFound {
@@ -324,6 +305,64 @@ actor ManagedTask {
 
         case .cleanUp:
             return [await cleanUp(record, docker: docker, logger: logger)]
+        }
+    }
+
+    /// Docker reserves a container's name before it registers the container: while a create made before a
+    /// crash (or one that timed out) is still in flight, the name is taken but no container answers to it.
+    /// Until `createSettleWait` has passed, the name is looked at again and the create tried again.
+    static let createSettleWait: Duration = .seconds(10)
+
+    private static func create(
+        _ name: String,
+        dockerName: String,
+        _ request: ContainerCreateRequest,
+        record: TaskRecord,
+        docker: any DockerClient,
+        logger: Logger
+    ) async -> [TaskEvent] {
+        let deadline = ContinuousClock.now.advanced(by: createSettleWait)
+        while true {
+            let failure: DockerError
+            do {
+                let created = try await docker.createContainer(name: dockerName, request)
+                logger.debug("Created container", metadata: ["container": "\(name)", "docker.id": "\(created.id)"])
+                return [.created(container: name, dockerID: created.id)]
+            } catch {
+                failure = error
+            }
+            guard failure.code == .conflict || failure.code == .timeout else {
+                return [.createFailed(container: name, reason: "CannotCreateContainerError: \(failure.message)")]
+            }
+            // The name is ours alone: a container under it is one this task created before (the agent
+            // crashed, or the call timed out after dockerd made it). Adopt it rather than make another.
+            let existing: ContainerInspect
+            do {
+                existing = try await docker.inspectContainer(dockerName)
+            } catch  where error.code == .notFound && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            } catch {
+                return [.createFailed(container: name, reason: "CannotCreateContainerError: \(failure.message)")]
+            }
+            guard existing.configuration?.labels?[ContainerSpec.Label.taskArn] == record.arn else {
+                return [.createFailed(container: name, reason: "CannotCreateContainerError: \(failure.message)")]
+            }
+            logger.info(
+                "Adopted existing container",
+                metadata: ["container": "\(name)", "docker.id": "\(existing.id)"]
+            )
+            return [
+                .created(container: name, dockerID: existing.id),
+                .observed(
+                    container: name,
+                    ContainerSpec.observation(
+                        of: existing,
+                        definition: record.definition(of: name),
+                        networkMode: record.payload.networkMode ?? .bridge
+                    )
+                ),
+            ]
         }
     }
 

@@ -18,7 +18,15 @@ public actor TaskEngine: ManagedTaskOwner {
     /// Tasks waiting for resources, oldest first.
     private var admissionQueue: [String] = []
     private var lastWaitReason: [String: String] = [:]
+    /// Exits held for Docker's `oom` event, by Docker ID (see `ContainerSpec.awaitsOutOfMemoryEvent`).
+    private var exitsAwaitingOOM: [String: HeldExit] = [:]
     private var accepting = true
+
+    private struct HeldExit {
+        let arn: String
+        let container: String
+        let observation: ContainerObservation
+    }
 
     public init(environment: TaskEnvironment, hostPolicy: TaskValidation.HostPolicy, resources: HostResources) {
         self.environment = environment
@@ -172,15 +180,72 @@ public actor TaskEngine: ManagedTaskOwner {
         case "start" where container.knownStatus == .stopped:
             stopStray(event.actorID, task: arn, container: name)
         case "die", "start", "stop":
+            guard exitsAwaitingOOM[event.actorID] == nil else { return }
             let observation = await observe(event.actorID, record: record, name: name, exitCode: event.exitCode)
-            task.send(.observed(container: name, observation))
+            deliver(observation, of: event.actorID, task: arn, container: name)
         case "oom":
-            task.send(.observed(container: name, .outOfMemory))
+            if let held = exitsAwaitingOOM.removeValue(forKey: event.actorID),
+                case .exited(let dockerID, let exitCode, _, let finishedAt) = held.observation
+            {
+                let reason = ContainerSpec.outOfMemoryReason
+                let exit = ContainerObservation.exited(
+                    dockerID: dockerID,
+                    exitCode: exitCode,
+                    reason: reason,
+                    finishedAt: finishedAt
+                )
+                task.send(.observed(container: name, exit))
+            } else {
+                task.send(.observed(container: name, .outOfMemory))
+            }
         case "destroy":
             if container.knownStatus < .stopped { task.send(.observed(container: name, .missing)) }
         default:
             break
         }
+    }
+
+    /// Hands a task what Docker shows of one of its containers; an exit that Docker may yet call out of
+    /// memory is held until it does or the wait ends, and is then handed on.
+    private func deliver(_ observation: ContainerObservation, of dockerID: String, task arn: String, container: String)
+    {
+        // Looked at again: what was seen during an await may already be held.
+        guard exitsAwaitingOOM[dockerID] == nil, let task = tasks[arn], let record = records[arn],
+            let desired = record.container(named: container)?.desiredStatus
+        else { return }
+        if ContainerSpec.awaitsOutOfMemoryEvent(observation, desiredStatus: desired) {
+            hold(observation, of: dockerID, record: record, container: container)
+        } else {
+            task.send(.observed(container: container, observation))
+        }
+    }
+
+    private func hold(_ observation: ContainerObservation, of dockerID: String, record: TaskRecord, container: String) {
+        exitsAwaitingOOM[dockerID] = HeldExit(arn: record.arn, container: container, observation: observation)
+        logger.debug(
+            "Exit by SIGKILL held for Docker's oom event",
+            metadata: ["task.arn": "\(record.arn)", "container": "\(container)", "docker.id": "\(dockerID)"]
+        )
+        let wait = environment.policy.outOfMemoryEventWait
+        Task {
+            try? await Task.sleep(for: wait)
+            await self.releaseHeldExit(dockerID)
+        }
+    }
+
+    /// No `oom` event came in time: the exit is handed on as it was seen, or as Docker shows it now if it
+    /// says out of memory there (the event may have been missed while the event stream reconnected).
+    private func releaseHeldExit(_ dockerID: String) async {
+        guard let held = exitsAwaitingOOM[dockerID], let record = records[held.arn] else {
+            exitsAwaitingOOM[dockerID] = nil
+            return
+        }
+        let again = await observe(dockerID, record: record, name: held.container, exitCode: nil)
+        // The event may have come during the inspect, and handed the exit on.
+        guard exitsAwaitingOOM.removeValue(forKey: dockerID) != nil else { return }
+        var observation = held.observation
+        if case .exited(_, _, let reason, _) = again, reason != nil { observation = again }
+        tasks[held.arn]?.send(.observed(container: held.container, observation))
     }
 
     private func observe(
@@ -224,7 +289,7 @@ public actor TaskEngine: ManagedTaskOwner {
             guard let task = tasks[arn] else { continue }
             for container in record.containers
             where container.transition == nil && container.knownStatus >= .created && container.knownStatus < .stopped {
-                guard let dockerID = container.dockerID else { continue }
+                guard let dockerID = container.dockerID, exitsAwaitingOOM[dockerID] == nil else { continue }
                 guard let summary = byID[dockerID] else {
                     task.send(.observed(container: container.name, .missing))
                     continue
@@ -232,7 +297,7 @@ public actor TaskEngine: ManagedTaskOwner {
                 let running = summary.state == "running" || summary.state == "restarting" || summary.state == "paused"
                 if running != (container.knownStatus == .running) {
                     let observation = await observe(dockerID, record: record, name: container.name, exitCode: nil)
-                    task.send(.observed(container: container.name, observation))
+                    deliver(observation, of: dockerID, task: arn, container: container.name)
                 }
             }
         }

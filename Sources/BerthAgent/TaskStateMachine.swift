@@ -19,15 +19,20 @@ public struct TaskStateMachine: Sendable {
         public var cleanupWait: Duration
         /// Wait before trying a failed stop or cleanup again.
         public var retryDelay: Duration
+        /// How long an exit by SIGKILL that the agent did not ask for is held for Docker's `oom` event, which
+        /// can come after the exit: the exit is then reported with OutOfMemoryError, not without a reason.
+        public var outOfMemoryEventWait: Duration
 
         public init(
             containerStopTimeout: Duration = .seconds(30),
             cleanupWait: Duration = .seconds(3 * 3600),
-            retryDelay: Duration = .seconds(5)
+            retryDelay: Duration = .seconds(5),
+            outOfMemoryEventWait: Duration = .seconds(3)
         ) {
             self.containerStopTimeout = containerStopTimeout
             self.cleanupWait = cleanupWait
             self.retryDelay = retryDelay
+            self.outOfMemoryEventWait = outOfMemoryEventWait
         }
     }
 

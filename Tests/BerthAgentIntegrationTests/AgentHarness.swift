@@ -66,6 +66,7 @@ struct AgentHarness {
     static func withAgent(
         _ name: String,
         configure: Configure = { _ in },
+        agentDocker: @escaping @Sendable (DockerEngineClient) -> any DockerClient = { $0 },
         _ body: (AgentHarness) async throws -> Void
     ) async throws {
         let cluster = uniqueCluster(name)
@@ -80,6 +81,7 @@ struct AgentHarness {
                 controlPlane: controlPlane,
                 docker: docker,
                 store: store,
+                agentDocker: agentDocker,
                 body
             )
         }
@@ -89,7 +91,7 @@ struct AgentHarness {
     static func startAgent(
         configuration: BerthConfiguration,
         connection: any ControlPlaneConnection,
-        docker: DockerEngineClient,
+        docker: any DockerClient,
         store: any AgentStateStore,
         timing: Agent.Timing
     ) async throws -> (running: Task<Void, any Error>, ready: Agent.Ready) {
@@ -123,6 +125,7 @@ struct AgentHarness {
         controlPlane: RecordingControlPlane,
         docker: DockerEngineClient,
         store: any AgentStateStore,
+        agentDocker: @Sendable (DockerEngineClient) -> any DockerClient = { $0 },
         _ body: (AgentHarness) async throws -> Void
     ) async throws {
         var timing = Agent.Timing()
@@ -131,7 +134,7 @@ struct AgentHarness {
         let (running, ready) = try await startAgent(
             configuration: configuration,
             connection: InProcessAgentChannel(handler: controlPlane),
-            docker: docker,
+            docker: agentDocker(docker),
             store: store,
             timing: timing
         )

@@ -178,6 +178,56 @@ struct TaskIntegrationTests {
         }
     }
 
+    @Test("an OOM kill whose oom event comes after the exit (dockerd 20.10 under load) is still OutOfMemoryError")
+    func outOfMemoryEventAfterExit() async throws {
+        let docker: @Sendable (DockerEngineClient) -> any DockerClient = { InterceptingDocker.lateOutOfMemory($0) }
+        try await AgentHarness.withAgent("oom-late", agentDocker: docker) { agent in
+            var hog = shell("hog", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}")
+            hog.memory = 16
+            let arn = await agent.run([hog])
+            let stopped = try await agent.waitFor(arn, .stopped)
+            let container = try #require(stopped.containers["hog"])
+            #expect(container.exitCode == 137)
+            #expect(container.reason == ContainerSpec.outOfMemoryReason)
+            // Reported once, with its reason: no change said STOPPED without it.
+            let stops = await agent.controlPlane.changes(of: arn).flatMap(\.containers).filter {
+                $0.containerName == "hog" && $0.status == .stopped
+            }
+            #expect(!stops.isEmpty && stops.allSatisfy { $0.reason == ContainerSpec.outOfMemoryReason }, "\(stops)")
+        }
+    }
+
+    @Test("a create still in flight in dockerd when its name is refused: waited for and adopted, never made twice")
+    func createStillInFlight() async throws {
+        let docker: @Sendable (DockerEngineClient) -> any DockerClient = {
+            InterceptingDocker.createStillInFlight($0, reservedLookups: 3)
+        }
+        try await AgentHarness.withAgent("inflight", agentDocker: docker) { agent in
+            let arn = await agent.run([shell("app", "sleep 600")])
+            let running = try await agent.waitFor(arn, .running)
+            let dockerID = try agent.dockerID(running, "app")
+            let listed = try await agent.docker.listContainers(
+                all: true,
+                filters: ["label": ["\(ContainerSpec.Label.taskArn)=\(arn)"]]
+            )
+            #expect(listed.map(\.id) == [dockerID])
+            await agent.stop(arn)
+            _ = try await agent.waitFor(arn, .stopped)
+        }
+    }
+
+    @Test("an exit with 137 that was no OOM kill is reported once the wait for Docker's oom event ends, with no reason")
+    func killedButNotOutOfMemory() async throws {
+        try await AgentHarness.withAgent("exit137") { agent in
+            let arn = await agent.run([shell("app", "exit 137")])
+            let stopped = try await agent.waitFor(arn, .stopped)
+            let container = try #require(stopped.containers["app"])
+            #expect(container.exitCode == 137)
+            #expect(container.reason == nil)
+            #expect(stopped.stopCode == .essentialContainerExited)
+        }
+    }
+
     @Test("an image that does not exist: CannotPullContainerError, and the task stops")
     func unknownImage() async throws {
         let pullEveryTime: Configure = { $0.imagePullBehavior = .default }

@@ -70,4 +70,27 @@ struct ContainerSpecTests {
         let environment = try Self.environment(host, endpoint: "http://127.0.0.1:51679", reachableFromBridge: false)
         #expect(environment.contains { $0.hasPrefix("ECS_CONTAINER_METADATA_URI_V4=http://127.0.0.1:51679/v4/") })
     }
+
+    @Test("an exit is held for Docker's oom event only when it was by SIGKILL, unasked, with no reason yet")
+    func exitsHeldForOutOfMemoryEvent() {
+        func exited(_ code: Int?, _ reason: String? = nil) -> ContainerObservation {
+            .exited(dockerID: "c1", exitCode: code, reason: reason, finishedAt: nil)
+        }
+        #expect(ContainerSpec.awaitsOutOfMemoryEvent(exited(137), desiredStatus: .running))
+        // The agent stopped it: a SIGKILL after the grace period is its own doing.
+        #expect(!ContainerSpec.awaitsOutOfMemoryEvent(exited(137), desiredStatus: .stopped))
+        // Docker already says out of memory.
+        #expect(
+            !ContainerSpec.awaitsOutOfMemoryEvent(
+                exited(137, ContainerSpec.outOfMemoryReason),
+                desiredStatus: .running
+            )
+        )
+        for code in [0, 1, 7, 143, nil] as [Int?] {
+            #expect(!ContainerSpec.awaitsOutOfMemoryEvent(exited(code), desiredStatus: .running))
+        }
+        #expect(!ContainerSpec.awaitsOutOfMemoryEvent(.created(dockerID: "c1"), desiredStatus: .running))
+        #expect(!ContainerSpec.awaitsOutOfMemoryEvent(.outOfMemory, desiredStatus: .running))
+        #expect(!ContainerSpec.awaitsOutOfMemoryEvent(.missing, desiredStatus: .running))
+    }
 }
