@@ -277,7 +277,9 @@ let package = Package(
                 "BerthAgent",
                 "BerthConfig",
                 "BerthModel",
+                "BerthStore",
                 "DockerEngine",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

@@ -81,6 +81,7 @@ public final class Agent: Service {
     private func runUntilCancelled() async throws(AgentError) {
         await waitForDocker()
         try Task.checkCancellation(or: AgentError(.docker, "cancelled while waiting for dockerd"))
+        try await registrar.claimState(store, logger: logger)
         let metadataEndpoint = try await serveTaskMetadata()
         let images = ImageManager(
             docker: docker,

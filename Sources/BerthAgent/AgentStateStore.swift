@@ -14,6 +14,9 @@ public protocol AgentStateStore: Sendable {
 
     func metadata(_ key: AgentMetadataKey) async throws(AgentError) -> String?
     func setMetadata(_ key: AgentMetadataKey, _ value: String) async throws(AgentError)
+
+    /// Forgets everything, in one transaction: the state belongs to another host.
+    func removeAll() async throws(AgentError)
 }
 
 /// Facts about the agent itself.
@@ -22,6 +25,9 @@ public enum AgentMetadataKey: String, Sendable, CaseIterable {
     case clusterArn = "cluster-arn"
     /// The cluster the instance registered into, as configured: a different ECS_CLUSTER refuses to start.
     case cluster
+    /// The host the state belongs to (BERTH_INSTANCE_ID, else /etc/machine-id): a data directory baked into a
+    /// machine image and started on another host is not that host's.
+    case instanceID = "instance-id"
 }
 
 /// An image the agent pulled, for `ECS_IMAGE_PULL_BEHAVIOR=once` and for image cleanup.

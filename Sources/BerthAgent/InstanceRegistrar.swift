@@ -2,6 +2,7 @@ public import BerthAgentChannel
 public import BerthConfig
 public import BerthModel
 public import DockerEngine
+import Foundation
 public import Logging
 
 /// Registers this host with the control plane as the ECS agent does: its CPU, memory and ports, its
@@ -79,8 +80,60 @@ public struct InstanceRegistrar: Sendable {
             containerInstanceArn: previousArn,
             totalResources: resources,
             attributes: attributes(dockerAPIVersion: docker.flatMap { DockerAPIVersion($0.apiVersion) }),
-            versionInfo: VersionInfo(agentVersion: agentVersion, agentHash: agentHash, dockerVersion: docker?.version)
+            versionInfo: VersionInfo(agentVersion: agentVersion, agentHash: agentHash, dockerVersion: docker?.version),
+            instanceIdentityDocument: identityDocument
         )
+    }
+
+    /// The host's identity: BERTH_INSTANCE_ID, else the machine id.
+    public var instanceID: String? { configuration.instanceID ?? host.machineID }
+
+    /// Who this host is, in the shape of EC2's instance identity document, which the control plane reads as
+    /// ECS reads EC2's: `instanceId` becomes the instance's `ec2InstanceId`, `availabilityZone` its
+    /// `ecs.availability-zone` attribute; `privateIp` is the host's address.
+    public var identityDocument: String? {
+        let document = IdentityDocument(
+            instanceId: instanceID,
+            region: configuration.region.name,
+            availabilityZone: configuration.availabilityZone,
+            privateIp: host.primaryIPv4
+        )
+        guard document.instanceId != nil || document.availabilityZone != nil || document.privateIp != nil,
+            let data = try? IdentityDocument.encoder.encode(document)
+        else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private struct IdentityDocument: Encodable {
+        var instanceId: String?
+        var region: String
+        var availabilityZone: String?
+        var privateIp: String?
+
+        static let encoder: JSONEncoder = {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return encoder
+        }()
+    }
+
+    /// Makes the saved state this host's. State saved by another host (a data directory baked into a machine
+    /// image, or copied) names containers and an instance that are not here: it is forgotten, and the host
+    /// registers as a new instance, as the ECS agent does when the EC2 instance id changes.
+    public func claimState(_ store: any AgentStateStore, logger: Logger) async throws(AgentError) {
+        guard let instanceID else { return }
+        let saved = try await store.metadata(.instanceID)
+        if let saved, saved != instanceID {
+            logger.warning(
+                "The saved state belongs to another host; starting fresh as a new container instance",
+                metadata: [
+                    "saved.instance": "\(saved)", "instance": "\(instanceID)",
+                    "directory": "\(configuration.dataDirectory)",
+                ]
+            )
+            try await store.removeAll()
+        }
+        if saved != instanceID { try await store.setMetadata(.instanceID, instanceID) }
     }
 
     /// Registers, retrying transient failures with backoff until it succeeds or the task is cancelled; saves

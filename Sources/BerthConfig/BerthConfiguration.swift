@@ -78,6 +78,15 @@ public struct BerthConfiguration: Sendable, Hashable {
     /// BERTH_STOPPED_TASK_RETENTION: how long STOPPED tasks, deleted clusters, deregistered instances and
     /// INACTIVE services stay describable (at least 1h, as in ECS).
     public var stoppedTaskRetention: Duration = .seconds(3600)
+    /// BERTH_INSTANCE_ID: the host's identity, stable for the host and different between hosts, shown as the
+    /// container instance's `ec2InstanceId`; the host's `/etc/machine-id` when unset.
+    public var instanceID: String?
+    /// BERTH_AVAILABILITY_ZONE: registered as the attribute `ecs.availability-zone`, so that
+    /// `spread(attribute:ecs.availability-zone)` works on one's own machines.
+    public var availabilityZone: String?
+    /// BERTH_INSTANCE_LOST_AFTER: how long an instance's agent may be away before the control plane counts the
+    /// instance as lost and replaces its service tasks on other instances (at least 10s).
+    public var instanceLostAfter: Duration = .seconds(600)
 
     public init(region: AWSRegion, dynamicHostPortRange: PortRange) {
         self.region = region

@@ -35,6 +35,9 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case taskMetadataPort = "BERTH_TASK_METADATA_PORT"
     case taskMetadataRateLimit = "ECS_TASK_METADATA_RPS_LIMIT"
     case stoppedTaskRetention = "BERTH_STOPPED_TASK_RETENTION"
+    case instanceID = "BERTH_INSTANCE_ID"
+    case availabilityZone = "BERTH_AVAILABILITY_ZONE"
+    case instanceLostAfter = "BERTH_INSTANCE_LOST_AFTER"
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.
     public var isSecret: Bool { self == .engineAuthData }

@@ -449,6 +449,24 @@ struct ValueReader {
         configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
             text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
         }
+        configuration.instanceID = read(
+            .instanceID,
+            default: defaults.instanceID,
+            format: { $0 ?? "" },
+            Self.instanceID
+        )
+        configuration.availabilityZone = read(
+            .availabilityZone,
+            default: defaults.availabilityZone,
+            format: { $0 ?? "" },
+            Self.availabilityZone
+        )
+        configuration.instanceLostAfter = readDuration(
+            .instanceLostAfter,
+            default: defaults.instanceLostAfter,
+            minimum: .seconds(10),
+            belowMinimum: .clamp
+        )
         configuration.stoppedTaskRetention = readDuration(
             .stoppedTaskRetention,
             default: defaults.stoppedTaskRetention,
@@ -585,6 +603,22 @@ struct ValueReader {
             return .refused(reason: "not an endpoint URL such as https://ecs.example.com or http://10.0.0.5:51680")
         }
         return .accepted(withScheme)
+    }
+
+    /// An instance id: 1 to 64 letters, digits and `-._:`, such as a machine-id or `i-0abc…`.
+    static func instanceID(_ text: String) -> Interpretation<String?> {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:")
+        guard (1...64).contains(text.count), text.allSatisfy({ allowed.contains($0) }) else {
+            return .refused(reason: "must be 1 to 64 letters, digits, '-', '.', '_' or ':'")
+        }
+        return .accepted(text)
+    }
+
+    /// A zone name, which must be a valid value of the attribute it becomes.
+    static func availabilityZone(_ text: String) -> Interpretation<String?> {
+        refusing { () throws(ModelError) -> String? in
+            try Attribute(name: "ecs.availability-zone", value: text).value
+        }
     }
 
     /// Compact JSON as the file would hold it: `[22,2375]`, `["json-file","none"]`, `{"stack":"prod"}`.

@@ -66,6 +66,9 @@ public enum ConfigurationReport {
         case .taskMetadataPort: "\(configuration.taskMetadataPort)"
         case .taskMetadataRateLimit: configuration.taskMetadataRateLimit.description
         case .stoppedTaskRetention: GoDuration.format(configuration.stoppedTaskRetention)
+        case .instanceID: configuration.instanceID ?? ""
+        case .availabilityZone: configuration.availabilityZone ?? ""
+        case .instanceLostAfter: GoDuration.format(configuration.instanceLostAfter)
         }
     }
 }

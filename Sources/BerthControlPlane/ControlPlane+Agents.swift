@@ -53,6 +53,7 @@ extension ControlPlane: AgentSessionHandler {
     public func agentConnected(instanceArn: String, session: any AgentSession) async throws(ControlPlaneError) {
         _ = try registeredInstance(instanceArn)
         sessions[instanceArn] = session
+        disconnectedSince[instanceArn] = nil
         instances[instanceArn]?.value.agentConnected = true
         logger.info("agent connected", metadata: ["instance": "\(instanceArn)"])
         if let cluster = instances[instanceArn]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
@@ -63,6 +64,7 @@ extension ControlPlane: AgentSessionHandler {
     public func agentDisconnected(instanceArn: String, session: any AgentSession) async {
         guard let current = sessions[instanceArn], current === session else { return }
         sessions[instanceArn] = nil
+        disconnectedSince[instanceArn] = settings.now()
         instances[instanceArn]?.value.agentConnected = false
         inflight = inflight.filter { $0.value.instanceArn != instanceArn }
         logger.info("agent disconnected", metadata: ["instance": "\(instanceArn)"])

@@ -30,7 +30,8 @@ extension ControlPlane {
     /// grows with what runs, not with every request ever made: STOPPED tasks, deleted clusters, deregistered
     /// instances and INACTIVE services after `stoppedTaskRetention`; RunTask clientTokens after
     /// `clientTokenRetention`; unacknowledged payloads after ten minutes. A record deleted before its
-    /// deletion was dated counts from its creation.
+    /// deletion was dated counts from its creation. A STOPPED task whose agent has not acknowledged the
+    /// stop stays while its instance is registered.
     @discardableResult
     public func expireRetainedRecords() async throws(ClusterError) -> Expired {
         let now = settings.now()
@@ -44,7 +45,13 @@ extension ControlPlane {
         return try await transact { () throws(ClusterError) -> ([Staged], Expired) in
             var staged: [Staged] = []
             var expired = Expired()
-            for task in tasks.values.map(\.value) where task.isStopped && due(task.stoppedAt, retention) {
+            // A task stopped while its host was away is kept until its agent has been told, or its instance is
+            // gone: forgotten sooner, a host coming back would run it on with no one to stop it.
+            for task in tasks.values.map(\.value)
+            where task.isStopped && due(task.stoppedAt, retention)
+                && (task.acknowledgedDesiredStatus == .stopped
+                    || instances[task.containerInstanceArn].map { $0.value.status == .inactive } ?? true)
+            {
                 staged.append(.remove(.task, task.taskArn))
                 expired.stoppedTasks += 1
             }

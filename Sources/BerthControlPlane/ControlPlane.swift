@@ -18,6 +18,9 @@ public actor ControlPlane {
         public var stoppedTaskRetention: Duration
         /// How long a RunTask clientToken keeps answering with the tasks it placed.
         public var clientTokenRetention: Duration
+        /// How long an instance's agent may be away before the instance counts as lost and its service tasks
+        /// are replaced elsewhere (BERTH_INSTANCE_LOST_AFTER).
+        public var instanceLostAfter: Duration
         public var now: @Sendable () -> Timestamp
 
         public init(
@@ -25,12 +28,14 @@ public actor ControlPlane {
             account: String,
             stoppedTaskRetention: Duration = .seconds(3600),
             clientTokenRetention: Duration = .seconds(12 * 3600),
+            instanceLostAfter: Duration = .seconds(600),
             now: @escaping @Sendable () -> Timestamp = Settings.wallClock
         ) {
             self.region = region
             self.account = account
             self.stoppedTaskRetention = stoppedTaskRetention
             self.clientTokenRetention = clientTokenRetention
+            self.instanceLostAfter = instanceLostAfter
             self.now = now
         }
 
@@ -88,6 +93,10 @@ public actor ControlPlane {
     /// Services a pass is running over, and the passes waiting for them.
     var servicesInPass: Set<String> = []
     var passWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// When this process started: an instance no agent has connected to since counts as away from then.
+    let startedAt: Timestamp
+    /// Since when each instance's agent has been away, as this process saw it go.
+    var disconnectedSince: [String: Timestamp] = [:]
     /// Signalled when a service is due a pass: the scheduler loop waits on it between its ticks.
     public nonisolated let serviceWork = WakeSignal()
 
@@ -95,6 +104,7 @@ public actor ControlPlane {
         self.store = store
         self.settings = settings
         self.logger = logger
+        self.startedAt = settings.now()
         let records: [StoredRecord]
         do {
             records = try await store.loadAll()

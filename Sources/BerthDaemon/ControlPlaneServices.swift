@@ -41,7 +41,8 @@ public struct ControlPlaneServices: Sendable {
                 settings: ControlPlane.Settings(
                     region: configuration.region.name,
                     account: configuration.accountID.digits,
-                    stoppedTaskRetention: configuration.stoppedTaskRetention
+                    stoppedTaskRetention: configuration.stoppedTaskRetention,
+                    instanceLostAfter: configuration.instanceLostAfter
                 ),
                 logger: logger
             )
@@ -68,6 +69,13 @@ public struct ControlPlaneServices: Sendable {
             services: [
                 .init(service: api),
                 .init(service: RecordExpiry(controlPlane: controlPlane, logger: logger)),
+                .init(
+                    service: LostInstanceReaper(
+                        controlPlane: controlPlane,
+                        interval: LostInstanceReaper.interval(lostAfter: configuration.instanceLostAfter),
+                        logger: logger
+                    )
+                ),
                 .init(service: ServiceSchedulerLoop(controlPlane: controlPlane)),
             ]
         )
@@ -151,6 +159,36 @@ struct RecordExpiry: Service {
             } catch {
                 logger.warning("cannot expire records", metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+/// Looks for instances whose agent has been away longer than BERTH_INSTANCE_LOST_AFTER, and has their
+/// service tasks replaced elsewhere (`ControlPlane.stopServiceTasksOfLostInstances`).
+struct LostInstanceReaper: Service {
+    let controlPlane: ControlPlane
+    let interval: Duration
+    let logger: Logger
+
+    /// A tenth of the threshold, between 1 and 30 seconds: an instance is found lost soon after it is.
+    static func interval(lostAfter: Duration) -> Duration {
+        min(.seconds(30), max(.seconds(1), lostAfter / 10))
+    }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: interval)
+                    do {
+                        try await controlPlane.stopServiceTasksOfLostInstances()
+                    } catch {
+                        logger.warning("cannot check for lost instances", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown: each check is one transaction, done or not.
         }
     }
 }

@@ -173,6 +173,12 @@ public final class SQLiteAgentStore: AgentStateStore {
         }
     }
 
+    public func removeAll() async throws(AgentError) {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM task; DELETE FROM image; DELETE FROM metadata")
+        }
+    }
+
     // MARK: Plumbing
 
     private func encode(_ value: some Encodable) throws(AgentError) -> Data {

@@ -357,6 +357,46 @@ struct WalkthroughTests {
         }
     }
 
+    @Test(
+        "the instance says which host it is: BERTH_INSTANCE_ID as ec2InstanceId, its zone as an attribute to filter on"
+    )
+    func hostIdentity() async throws {
+        let configuration = "BERTH_INSTANCE_ID=walkthrough-host-17\nBERTH_AVAILABILITY_ZONE=dc1-room2"
+        try await Self.withAgent(extraConfiguration: configuration) { session in
+            let listed = try await session.ecs(
+                "list-container-instances",
+                "--cluster",
+                Self.cluster,
+                "--filter",
+                "attribute:ecs.availability-zone == dc1-room2"
+            )
+            let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
+            let described = try await session.ecs(
+                "describe-container-instances",
+                "--cluster",
+                Self.cluster,
+                "--container-instances",
+                instanceArn
+            )
+            let instance = try #require((described["containerInstances"] as? [[String: Any]])?.first)
+            #expect(instance["ec2InstanceId"] as? String == "walkthrough-host-17")
+            let attributes = instance["attributes"] as? [[String: Any]] ?? []
+            #expect(
+                attributes.contains {
+                    $0["name"] as? String == "ecs.availability-zone" && $0["value"] as? String == "dc1-room2"
+                }
+            )
+            let elsewhere = try await session.ecs(
+                "list-container-instances",
+                "--cluster",
+                Self.cluster,
+                "--filter",
+                "attribute:ecs.availability-zone == dc2"
+            )
+            #expect((elsewhere["containerInstanceArns"] as? [String])?.isEmpty == true)
+        }
+    }
+
     @Test("with BERTH_API_CREDENTIALS_FILE the aws CLI's signatures are checked: right keys pass, others are refused")
     func signedRequests() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent(

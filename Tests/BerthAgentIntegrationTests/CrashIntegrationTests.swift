@@ -60,6 +60,10 @@ struct CrashableStore: AgentStateStore {
         try alive()
         try await store.setMetadata(key, value)
     }
+    func removeAll() async throws(AgentError) {
+        try alive()
+        try await store.removeAll()
+    }
 }
 
 /// The control-plane connection of an agent that can crash.

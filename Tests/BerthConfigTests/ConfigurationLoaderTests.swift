@@ -82,6 +82,9 @@ struct ConfigurationLoaderTests {
             BERTH_TASK_METADATA_PORT=61679
             BERTH_STOPPED_TASK_RETENTION=3h
             ECS_TASK_METADATA_RPS_LIMIT=100, 150
+            BERTH_INSTANCE_ID=host-17.rack-3
+            BERTH_AVAILABILITY_ZONE=dc1-room2
+            BERTH_INSTANCE_LOST_AFTER=2m
             """
         )
         let configuration = loaded.configuration
@@ -122,9 +125,26 @@ struct ConfigurationLoaderTests {
         #expect(configuration.taskMetadataPort == 61679)
         #expect(configuration.taskMetadataRateLimit == RequestRateLimit(steady: 100, burst: 150))
         #expect(configuration.stoppedTaskRetention == .seconds(3 * 3600))
+        #expect(configuration.instanceID == "host-17.rack-3")
+        #expect(configuration.availabilityZone == "dc1-room2")
+        #expect(configuration.instanceLostAfter == .seconds(120))
         #expect(loaded.origin(of: .cluster) == .file(path: "/etc/ecs/ecs.config", line: 1))
         #expect(loaded.origin(of: .accountID) == .file(path: "/etc/ecs/ecs.config", line: 30))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.allCases))
+    }
+
+    @Test("an instance id or availability zone that cannot be one is refused, naming the key")
+    func hostIdentityRefused() {
+        let longID = String(repeating: "a", count: 65)
+        for (line, key) in [
+            ("BERTH_INSTANCE_ID=host 17", "BERTH_INSTANCE_ID"), ("BERTH_INSTANCE_ID=\(longID)", "BERTH_INSTANCE_ID"),
+            ("BERTH_INSTANCE_ID=a/b", "BERTH_INSTANCE_ID"),
+            ("BERTH_AVAILABILITY_ZONE=zone;1", "BERTH_AVAILABILITY_ZONE"),
+        ] {
+            let refused = errors("AWS_DEFAULT_REGION=us-east-1\n\(line)\n")
+            #expect(refused.count == 1 && refused[0].contains(key), "\(line): \(refused)")
+        }
+        #expect(errors("AWS_DEFAULT_REGION=us-east-1\nBERTH_INSTANCE_ID=0123456789abcdef0123456789abcdef\n").isEmpty)
     }
 
     @Test("the environment overrides the file; an empty variable does not")
