@@ -26,4 +26,8 @@ public protocol AgentSession: AnyObject, Sendable {
     /// Sends a payload; false when the session has closed (the agent will get it when it reconnects).
     @discardableResult
     func deliver(_ message: PayloadMessage) async -> Bool
+
+    /// Ends the session from the control plane's side: the agent's payload stream finishes, and the agent
+    /// connects again if it still should.
+    func close(reason: String)
 }

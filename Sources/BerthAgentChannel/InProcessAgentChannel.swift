@@ -51,6 +51,11 @@ final class InProcessAgentSession: AgentSession {
 
     func close() { state.withLock { $0 = false } }
 
+    func close(reason: String) {
+        close()
+        continuation.finish()
+    }
+
     func deliver(_ message: PayloadMessage) async -> Bool {
         guard state.withLock({ $0 }) else { return false }
         if case .terminated = continuation.yield(message) { return false }

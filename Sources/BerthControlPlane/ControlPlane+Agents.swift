@@ -52,6 +52,11 @@ extension ControlPlane: AgentSessionHandler {
 
     public func agentConnected(instanceArn: String, session: any AgentSession) async throws(ControlPlaneError) {
         _ = try registeredInstance(instanceArn)
+        // A connection speaks for one instance, and one connection at a time: a newer one replaces the older.
+        if let previous = sessions[instanceArn], previous !== session {
+            previous.close(reason: "replaced by a newer connection for \(instanceArn)")
+            logger.info("agent connection replaced", metadata: ["instance": "\(instanceArn)"])
+        }
         sessions[instanceArn] = session
         disconnectedSince[instanceArn] = nil
         instances[instanceArn]?.value.agentConnected = true

@@ -216,6 +216,50 @@ struct ControlPlaneTests {
         #expect(third.messages.isEmpty)
     }
 
+    @Test("a second connection for an instance replaces the first: the first is closed, and its going changes nothing")
+    func newerConnectionReplacesOlder() async throws {
+        let fixture = try await Fixture.make()
+        let arn = fixture.instance.containerInstanceArn
+        let newer = RecordingSession()
+        try await fixture.plane.agentConnected(instanceArn: arn, session: newer)
+        #expect(fixture.session.closedBecause?.contains("replaced by a newer connection") == true)
+        #expect(newer.closedBecause == nil)
+        // The older connection ending afterwards does not make the instance disconnected.
+        await fixture.plane.agentDisconnected(instanceArn: arn, session: fixture.session)
+        #expect(try await fixture.instanceState().agentConnected)
+        let task = try #require(try await fixture.plane.launch(TaskLaunch(taskDefinition: "web")).tasks.first)
+        #expect(newer.messages.flatMap(\.tasks).map(\.taskArn) == [task.taskArn])
+        #expect(fixture.session.messages.isEmpty)
+    }
+
+    @Test("in process, the replaced connection's payload stream finishes, and the newer one gets the payloads")
+    func inProcessStreamOfReplacedConnectionFinishes() async throws {
+        let fixture = try await Fixture.make()
+        let arn = fixture.instance.containerInstanceArn
+        let channel = InProcessAgentChannel(handler: fixture.plane)
+        let older = try await channel.connect(instanceArn: arn)
+        let newer = try await channel.connect(instanceArn: arn)
+        // Bounded, so that a stream left open fails the test rather than hanging it.
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in older {}
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(finished, "the replaced connection's payload stream is still open")
+        let task = try #require(try await fixture.plane.launch(TaskLaunch(taskDefinition: "web")).tasks.first)
+        var iterator = newer.makeAsyncIterator()
+        #expect(await iterator.next()?.tasks.map(\.taskArn) == [task.taskArn])
+        #expect(try await fixture.instanceState().agentConnected)
+    }
+
     @Test("DRAINING instances take no new tasks; an agent that is not connected is an AGENT failure")
     func drainingAndDisconnected() async throws {
         let fixture = try await Fixture.make()

@@ -47,11 +47,17 @@ func container(_ name: String, memory: Int = 128, cpu: Int? = nil, ports: [PortM
 /// An agent session that records what it is sent.
 final class RecordingSession: AgentSession {
     private let received = Mutex<[PayloadMessage]>([])
+    private let closing = Mutex<String?>(nil)
 
     var messages: [PayloadMessage] { received.withLock { $0 } }
+    /// Why the control plane closed it, once it has.
+    var closedBecause: String? { closing.withLock { $0 } }
 
     func deliver(_ message: PayloadMessage) async -> Bool {
+        guard closedBecause == nil else { return false }
         received.withLock { $0.append(message) }
         return true
     }
+
+    func close(reason: String) { closing.withLock { $0 = $0 ?? reason } }
 }

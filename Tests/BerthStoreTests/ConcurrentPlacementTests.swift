@@ -112,4 +112,5 @@ struct ConcurrentPlacementTests {
 /// A connected agent that drops what it is sent.
 final class NullSession: AgentSession {
     func deliver(_ message: PayloadMessage) async -> Bool { true }
+    func close(reason: String) {}
 }
