@@ -67,6 +67,11 @@ public struct BerthConfiguration: Sendable, Hashable {
     /// BERTH_API_CREDENTIALS_FILE: access keys (the aws CLI's credentials-file format) whose SigV4
     /// signatures the ECS API requires; without it the API takes unsigned requests on loopback only.
     public var apiCredentialsFile: String?
+    /// BERTH_TLS_CERTIFICATE: a PEM certificate chain; with BERTH_TLS_KEY the ECS API is served over TLS
+    /// (1.2 or later) on BERTH_API_LISTEN.
+    public var tlsCertificateFile: String?
+    /// BERTH_TLS_KEY: the PEM private key of BERTH_TLS_CERTIFICATE.
+    public var tlsKeyFile: String?
     /// BERTH_INTROSPECTION_LISTEN: the ECS agent's introspection API (`/v1/metadata`, `/v1/tasks`).
     public var introspectionListen: ListenAddress = .defaultIntrospection
     /// BERTH_TASK_METADATA_PORT: the task metadata endpoint (v3 and v4) listens on this port of Docker's bridge
@@ -92,6 +97,9 @@ public struct BerthConfiguration: Sendable, Hashable {
         self.region = region
         self.dynamicHostPortRange = dynamicHostPortRange
     }
+
+    /// `https` when BERTH_TLS_CERTIFICATE and BERTH_TLS_KEY are set, else `http`.
+    public var apiScheme: String { tlsCertificateFile != nil && tlsKeyFile != nil ? "https" : "http" }
 
     /// Whether the agent runs the control plane in its own process.
     public var runsEmbeddedControlPlane: Bool { backendHost == nil }

@@ -31,6 +31,8 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case apiListen = "BERTH_API_LISTEN"
     case accountID = "BERTH_ACCOUNT_ID"
     case apiCredentialsFile = "BERTH_API_CREDENTIALS_FILE"
+    case tlsCertificate = "BERTH_TLS_CERTIFICATE"
+    case tlsKey = "BERTH_TLS_KEY"
     case introspectionListen = "BERTH_INTROSPECTION_LISTEN"
     case taskMetadataPort = "BERTH_TASK_METADATA_PORT"
     case taskMetadataRateLimit = "ECS_TASK_METADATA_RPS_LIMIT"

@@ -449,6 +449,20 @@ struct ValueReader {
         configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
             text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
         }
+        configuration.tlsCertificateFile = read(.tlsCertificate, default: defaults.tlsCertificateFile) { text in
+            text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
+        }
+        configuration.tlsKeyFile = read(.tlsKey, default: defaults.tlsKeyFile) { text in
+            text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
+        }
+        if (values[ConfigurationKey.tlsCertificate.rawValue] == nil)
+            != (values[ConfigurationKey.tlsKey.rawValue] == nil)
+        {
+            let (set, missing) =
+                values[ConfigurationKey.tlsKey.rawValue] == nil
+                ? (ConfigurationKey.tlsCertificate, ConfigurationKey.tlsKey) : (.tlsKey, .tlsCertificate)
+            report(.error, set, values[set.rawValue], "set without \(missing.rawValue): TLS needs both")
+        }
         configuration.instanceID = read(
             .instanceID,
             default: defaults.instanceID,

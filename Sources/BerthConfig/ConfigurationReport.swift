@@ -62,6 +62,8 @@ public enum ConfigurationReport {
         case .apiListen: configuration.apiListen.description
         case .accountID: configuration.accountID.digits
         case .apiCredentialsFile: configuration.apiCredentialsFile ?? ""
+        case .tlsCertificate: configuration.tlsCertificateFile ?? ""
+        case .tlsKey: configuration.tlsKeyFile ?? ""
         case .introspectionListen: configuration.introspectionListen.description
         case .taskMetadataPort: "\(configuration.taskMetadataPort)"
         case .taskMetadataRateLimit: configuration.taskMetadataRateLimit.description

@@ -146,7 +146,7 @@ public struct AgentDaemon: Sendable {
         logger.info(
             "berth agent starting",
             metadata: [
-                "cluster": "\(configuration.cluster)", "api": "http://\(configuration.apiListen)",
+                "cluster": "\(configuration.cluster)", "api": "\(configuration.apiScheme)://\(configuration.apiListen)",
                 "dataDirectory": "\(configuration.checkpoint ? configuration.dataDirectory : "(memory)")",
             ]
         )

@@ -49,7 +49,7 @@ public struct ControlPlaneDaemon: Sendable {
         logger.info(
             "berth control plane starting",
             metadata: [
-                "api": "http://\(configuration.apiListen)",
+                "api": "\(configuration.apiScheme)://\(configuration.apiListen)",
                 "dataDirectory": "\(configuration.checkpoint ? configuration.dataDirectory : "(memory)")",
             ]
         )

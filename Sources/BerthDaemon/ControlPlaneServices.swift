@@ -6,7 +6,10 @@ import BerthModel
 import BerthStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 public import ServiceLifecycle
 import SigV4
 
@@ -50,13 +53,24 @@ public struct ControlPlaneServices: Sendable {
             throw AgentError(.store, "control plane: \(error)")
         }
         let listen = configuration.apiListen
+        let server: HTTPServerBuilder
+        if let tls = try Self.tlsConfiguration(configuration) {
+            do {
+                server = try .tls(.http1(), tlsConfiguration: tls)
+            } catch {
+                throw AgentError(.configuration, "BERTH_TLS_CERTIFICATE: cannot serve TLS with it: \(error)")
+            }
+        } else {
+            server = .http1()
+        }
         let api = Application(
             router: ECSAPIRouter.make(
                 controlPlane: controlPlane,
-                endpoint: "http://\(listen)",
+                endpoint: "\(configuration.apiScheme)://\(listen)",
                 verifier: verifier,
                 metrics: metrics
             ),
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(listen.host, port: listen.port),
                 serverName: nil
@@ -111,6 +125,47 @@ public struct ControlPlaneServices: Sendable {
             )
         }
         return SigV4Verifier(secrets: secrets)
+    }
+
+    /// The TLS configuration of BERTH_TLS_CERTIFICATE and BERTH_TLS_KEY, checked now (the files read, the
+    /// key matching the certificate) so that a bad pair is a clear configuration error at start; nil when
+    /// they are not set. The key's content is never quoted.
+    static func tlsConfiguration(_ configuration: BerthConfiguration) throws(AgentError) -> TLSConfiguration? {
+        guard let certificatePath = configuration.tlsCertificateFile, let keyPath = configuration.tlsKeyFile else {
+            return nil
+        }
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw AgentError(
+                .configuration,
+                "BERTH_TLS_CERTIFICATE=\(certificatePath): cannot read a PEM certificate chain from it: \(error)"
+            )
+        }
+        guard !chain.isEmpty else {
+            throw AgentError(.configuration, "BERTH_TLS_CERTIFICATE=\(certificatePath): no certificate in it")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw AgentError(.configuration, "BERTH_TLS_KEY=\(keyPath): cannot read a PEM private key from it")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
+        tls.minimumTLSVersion = .tlsv12
+        do {
+            _ = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw AgentError(
+                .configuration,
+                "BERTH_TLS_KEY=\(keyPath): cannot be used with BERTH_TLS_CERTIFICATE=\(certificatePath) (is it its key?): \(error)"
+            )
+        }
+        return tls
     }
 
     /// The verifier, or nil when no credentials are configured, in which case the API must stay on loopback.

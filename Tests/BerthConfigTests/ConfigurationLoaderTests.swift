@@ -85,6 +85,8 @@ struct ConfigurationLoaderTests {
             BERTH_INSTANCE_ID=host-17.rack-3
             BERTH_AVAILABILITY_ZONE=dc1-room2
             BERTH_INSTANCE_LOST_AFTER=2m
+            BERTH_TLS_CERTIFICATE=/etc/ecs/berth.crt
+            BERTH_TLS_KEY=/etc/ecs/berth.key
             """
         )
         let configuration = loaded.configuration
@@ -128,9 +130,30 @@ struct ConfigurationLoaderTests {
         #expect(configuration.instanceID == "host-17.rack-3")
         #expect(configuration.availabilityZone == "dc1-room2")
         #expect(configuration.instanceLostAfter == .seconds(120))
+        #expect(configuration.tlsCertificateFile == "/etc/ecs/berth.crt")
+        #expect(configuration.tlsKeyFile == "/etc/ecs/berth.key")
+        #expect(configuration.apiScheme == "https")
         #expect(loaded.origin(of: .cluster) == .file(path: "/etc/ecs/ecs.config", line: 1))
         #expect(loaded.origin(of: .accountID) == .file(path: "/etc/ecs/ecs.config", line: 30))
         #expect(Set(loaded.origins.keys) == Set(ConfigurationKey.allCases))
+    }
+
+    @Test("TLS needs both the certificate and the key, each an absolute path")
+    func tlsPairRequired() {
+        let region = "AWS_DEFAULT_REGION=us-east-1\n"
+        let onlyCertificate = errors(region + "BERTH_TLS_CERTIFICATE=/etc/ecs/berth.crt\n")
+        #expect(
+            onlyCertificate.count == 1 && onlyCertificate[0].contains("without BERTH_TLS_KEY"),
+            "\(onlyCertificate)"
+        )
+        let onlyKey = errors(region + "BERTH_TLS_KEY=/etc/ecs/berth.key\n")
+        #expect(onlyKey.count == 1 && onlyKey[0].contains("without BERTH_TLS_CERTIFICATE"), "\(onlyKey)")
+        let relative = errors(region + "BERTH_TLS_CERTIFICATE=berth.crt\nBERTH_TLS_KEY=/etc/ecs/berth.key\n")
+        #expect(
+            relative.contains { $0.contains("BERTH_TLS_CERTIFICATE") && $0.contains("absolute path") },
+            "\(relative)"
+        )
+        #expect(errors(region + "BERTH_TLS_CERTIFICATE=/a.crt\nBERTH_TLS_KEY=/a.key\n").isEmpty)
     }
 
     @Test("an instance id or availability zone that cannot be one is refused, naming the key")
