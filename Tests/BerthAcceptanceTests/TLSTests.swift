@@ -49,10 +49,21 @@ struct TLSTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
+        do {
+            try await Self.checkAPIOverTLS(directory: directory, port: port, process: process)
+        } catch {
+            await Self.stop(process)
+            throw error
         }
+        await Self.stop(process)
+    }
+
+    static func stop(_ process: Process) async {
+        process.terminate()
+        _ = try? await offThePool { process.waitUntilExit() }
+    }
+
+    static func checkAPIOverTLS(directory: URL, port: Int, process: Process) async throws {
         let endpoint = "https://127.0.0.1:\(port)"
         let bundle = ["--ca-bundle", directory.appendingPathComponent("cert.pem").path]
         let clock = ContinuousClock()

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Runs the `berth` binary built beside the test bundle.
-struct BerthProcess {
+struct BerthProcess: Sendable {
     let status: Int32
     let standardOutput: String
     let standardError: String
@@ -20,13 +20,18 @@ struct BerthProcess {
         }
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> BerthProcess {
+    /// Runs it to its end off the cooperative pool: a test blocked on a child process would stall every
+    /// other test on a 2-core machine.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> BerthProcess {
         // Only what the test gives: the caller's ECS_* variables must not leak in.
-        let result = try ChildProcess.run(
-            try binary,
-            arguments,
-            environment: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
-        )
+        let binary = try binary
+        let result = try await offThePool {
+            try ChildProcess.run(
+                binary,
+                arguments,
+                environment: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+            )
+        }
         return BerthProcess(
             status: result.status,
             standardOutput: result.standardOutput,
@@ -36,17 +41,17 @@ struct BerthProcess {
 }
 
 /// Writes `text` to a temporary file for the duration of `body`.
-func withConfigFile<Result>(_ text: String, _ body: (String) throws -> Result) throws -> Result {
+func withConfigFile<Result>(_ text: String, _ body: (String) async throws -> Result) async throws -> Result {
     let path = NSTemporaryDirectory() + "berth-\(UUID().uuidString).config"
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
+    return try await body(path)
 }
 
 @Suite("berth check-config")
 struct CheckConfigCommandTests {
     @Test("a good file prints the effective configuration and exits 0; warnings go to standard error")
-    func goodFile() throws {
+    func goodFile() async throws {
         let text = """
             AWS_DEFAULT_REGION=us-east-1
             ECS_CLUSTER="prod"
@@ -54,8 +59,8 @@ struct CheckConfigCommandTests {
             ECS_ENGINE_AUTH_TYPE=docker
             ECS_ENGINE_AUTH_DATA={"127.0.0.1:51671":{"username":"berth","password":"hunter2-secret"}}
             """
-        try withConfigFile(text) { path in
-            let result = try BerthProcess.run(
+        try await withConfigFile(text) { path in
+            let result = try await BerthProcess.run(
                 ["check-config", "--config", path],
                 environment: ["ECS_LOGLEVEL": "debug"]
             )
@@ -73,15 +78,15 @@ struct CheckConfigCommandTests {
     }
 
     @Test("a bad file lists every error, naming key, value and line, and exits 5")
-    func badFile() throws {
+    func badFile() async throws {
         let text = """
             ECS_CLUSTER=my cluster
             ECS_ENGINE_AUTH_TYPE=docker
             ECS_ENGINE_AUTH_DATA={"127.0.0.1:51671":{"username":"berth","pasword":"hunter2-secret"}}
             ECS_LOGLEVEL=loud
             """
-        try withConfigFile(text) { path in
-            let result = try BerthProcess.run(["check-config", "--config", path])
+        try await withConfigFile(text) { path in
+            let result = try await BerthProcess.run(["check-config", "--config", path])
             #expect(result.status == 5)
             #expect(result.standardOutput.isEmpty)
             let lines = result.standardError.split(separator: "\n").map(String.init)
@@ -99,16 +104,17 @@ struct CheckConfigCommandTests {
     }
 
     @Test("a file named with --config must exist")
-    func missingFile() throws {
-        let result = try BerthProcess.run(["check-config", "--config", "/nonexistent/ecs.config"])
+    func missingFile() async throws {
+        let result = try await BerthProcess.run(["check-config", "--config", "/nonexistent/ecs.config"])
         #expect(result.status == 5)
         #expect(result.standardError == "configuration file /nonexistent/ecs.config does not exist\n")
     }
 
     @Test("--docker reports an unreachable dockerd and exits 1")
-    func dockerUnreachable() throws {
-        try withConfigFile("AWS_DEFAULT_REGION=us-east-1\nDOCKER_HOST=unix:///nonexistent/docker.sock\n") { path in
-            let result = try BerthProcess.run(["check-config", "--config", path, "--docker"])
+    func dockerUnreachable() async throws {
+        try await withConfigFile("AWS_DEFAULT_REGION=us-east-1\nDOCKER_HOST=unix:///nonexistent/docker.sock\n") {
+            path in
+            let result = try await BerthProcess.run(["check-config", "--config", path, "--docker"])
             #expect(result.status == 1)
             #expect(result.standardError.contains("cannot reach dockerd at unix:///nonexistent/docker.sock"))
         }
@@ -118,11 +124,10 @@ struct CheckConfigCommandTests {
 @Suite("Child processes in tests")
 struct ChildProcessTests {
     @Test("200 KB on standard error while standard output is still open: both are read, nothing deadlocks")
-    func drainsBothPipes() throws {
-        let result = try ChildProcess.run(
-            URL(fileURLWithPath: "/bin/sh"),
-            ["-c", "head -c 200000 /dev/zero >&2; echo out"]
-        )
+    func drainsBothPipes() async throws {
+        let result = try await offThePool {
+            try ChildProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "head -c 200000 /dev/zero >&2; echo out"])
+        }
         #expect(result.status == 0)
         #expect(result.error.count == 200_000)
         #expect(result.standardOutput == "out\n")

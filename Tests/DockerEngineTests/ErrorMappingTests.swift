@@ -76,7 +76,7 @@ struct ErrorMappingTests {
 
     @Test("a call that gets no answer fails with a timeout instead of hanging")
     func deadline() async throws {
-        var timeouts = DockerTimeouts.fast
+        var timeouts = DockerTimeouts.generous
         timeouts.inspect = .milliseconds(300)
         let dockerd = StubbedDocker(timeouts: timeouts) { _ in .hang }
         try await dockerd.run { client, _ in
@@ -87,7 +87,7 @@ struct ErrorMappingTests {
 
     @Test("a body that stalls after the head also hits the deadline")
     func deadlineCoversBody() async throws {
-        var timeouts = DockerTimeouts.fast
+        var timeouts = DockerTimeouts.generous
         timeouts.inspect = .milliseconds(300)
         let dockerd = StubbedDocker(timeouts: timeouts) { _ in
             .stream(status: 200, steps: [.text("{\"Id\":\"abc\","), .hang])

@@ -17,7 +17,7 @@ struct StubbedDocker {
 
     init(
         version: StubHTTPServer.Response = docker20,
-        timeouts: DockerTimeouts = .fast,
+        timeouts: DockerTimeouts = .generous,
         handler: @escaping StubHTTPServer.Handler = { _ in .empty(404) }
     ) {
         self.version = version
@@ -48,12 +48,14 @@ struct StubbedDocker {
 }
 
 extension DockerTimeouts {
-    /// Short enough that timeout tests finish quickly, long enough not to fire on a loaded CI machine.
-    static var fast: DockerTimeouts {
+    /// Bounds that never fire in a test that is not about them, even on a loaded 2-core CI machine, where
+    /// every suite starts at once with agents, aws CLI runs and key generation beside it, and a stub's answer
+    /// has been seen to take over 5 s; a test of a timeout sets its own, short one.
+    static var generous: DockerTimeouts {
         var timeouts = DockerTimeouts()
-        timeouts.system = .seconds(5)
-        timeouts.inspect = .seconds(5)
-        timeouts.pullInactivity = .seconds(5)
+        timeouts.system = .seconds(60)
+        timeouts.inspect = .seconds(60)
+        timeouts.pullInactivity = .seconds(60)
         return timeouts
     }
 }
