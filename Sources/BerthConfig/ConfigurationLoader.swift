@@ -446,15 +446,17 @@ struct ValueReader {
         ) { text in
             fallingBack { () throws(ConfigurationError) in try RequestRateLimit(parsing: text) }
         }
-        configuration.apiCredentialsFile = read(.apiCredentialsFile, default: defaults.apiCredentialsFile) { text in
-            text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
-        }
-        configuration.tlsCertificateFile = read(.tlsCertificate, default: defaults.tlsCertificateFile) { text in
-            text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
-        }
-        configuration.tlsKeyFile = read(.tlsKey, default: defaults.tlsKeyFile) { text in
-            text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
-        }
+        configuration.apiCredentialsFile = read(
+            .apiCredentialsFile,
+            default: defaults.apiCredentialsFile,
+            Self.absolutePath
+        )
+        configuration.tlsCertificateFile = read(
+            .tlsCertificate,
+            default: defaults.tlsCertificateFile,
+            Self.absolutePath
+        )
+        configuration.tlsKeyFile = read(.tlsKey, default: defaults.tlsKeyFile, Self.absolutePath)
         if (values[ConfigurationKey.tlsCertificate.rawValue] == nil)
             != (values[ConfigurationKey.tlsKey.rawValue] == nil)
         {
@@ -626,6 +628,11 @@ struct ValueReader {
             return .refused(reason: "must be 1 to 64 letters, digits, '-', '.', '_' or ':'")
         }
         return .accepted(text)
+    }
+
+    /// A file named by an optional key: an absolute path, since Berth's working directory is not the operator's.
+    static func absolutePath(_ text: String) -> Interpretation<String?> {
+        text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
     }
 
     /// A zone name, which must be a valid value of the attribute it becomes.

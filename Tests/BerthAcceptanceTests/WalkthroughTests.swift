@@ -71,6 +71,17 @@ struct WalkthroughTests {
             return try #require(registered?["taskDefinitionArn"] as? String)
         }
 
+        func describeInstance(_ arn: String) async throws -> [String: Any] {
+            let answer = try await ecs(
+                "describe-container-instances",
+                "--cluster",
+                cluster,
+                "--container-instances",
+                arn
+            )
+            return try #require((answer["containerInstances"] as? [[String: Any]])?.first)
+        }
+
         func describeTask(_ arn: String) async throws -> [String: Any] {
             let answer = try await ecs("describe-tasks", "--cluster", cluster, "--tasks", arn)
             return try #require((answer["tasks"] as? [[String: Any]])?.first)
@@ -85,14 +96,7 @@ struct WalkthroughTests {
 
             let listed = try await session.ecs("list-container-instances", "--cluster", Self.cluster)
             let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
-            let described = try await session.ecs(
-                "describe-container-instances",
-                "--cluster",
-                Self.cluster,
-                "--container-instances",
-                instanceArn
-            )
-            let instance = try #require((described["containerInstances"] as? [[String: Any]])?.first)
+            let instance = try await session.describeInstance(instanceArn)
             #expect(instance["agentConnected"] as? Bool == true)
             let resources = try #require(instance["registeredResources"] as? [[String: Any]])
             let cpu = resources.first { $0["name"] as? String == "CPU" }?["integerValue"] as? Int ?? 0
@@ -178,14 +182,7 @@ struct WalkthroughTests {
         try await Self.withAgent { session in
             let listed = try await session.ecs("list-container-instances", "--cluster", Self.cluster)
             let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
-            let described = try await session.ecs(
-                "describe-container-instances",
-                "--cluster",
-                Self.cluster,
-                "--container-instances",
-                instanceArn
-            )
-            let instance = try #require((described["containerInstances"] as? [[String: Any]])?.first)
+            let instance = try await session.describeInstance(instanceArn)
             let remaining = try #require(instance["remainingResources"] as? [[String: Any]])
             let memory = try #require(remaining.first { $0["name"] as? String == "MEMORY" }?["integerValue"] as? Int)
             let half = memory / 2 + 1
@@ -371,14 +368,7 @@ struct WalkthroughTests {
                 "attribute:ecs.availability-zone == dc1-room2"
             )
             let instanceArn = try #require((listed["containerInstanceArns"] as? [String])?.first)
-            let described = try await session.ecs(
-                "describe-container-instances",
-                "--cluster",
-                Self.cluster,
-                "--container-instances",
-                instanceArn
-            )
-            let instance = try #require((described["containerInstances"] as? [[String: Any]])?.first)
+            let instance = try await session.describeInstance(instanceArn)
             #expect(instance["ec2InstanceId"] as? String == "walkthrough-host-17")
             let attributes = instance["attributes"] as? [[String: Any]] ?? []
             #expect(

@@ -165,12 +165,17 @@ struct TaskIntegrationTests {
         }
     }
 
+    /// A container that builds a 200 MB string under a 16 MiB limit: the kernel kills it.
+    static func memoryHog() -> ContainerDefinition {
+        var hog = shell("hog", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}")
+        hog.memory = 16
+        return hog
+    }
+
     @Test("a container over its memory limit stops with OutOfMemoryError")
     func outOfMemory() async throws {
         try await AgentHarness.withAgent("oom") { agent in
-            var hog = shell("hog", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}")
-            hog.memory = 16
-            let arn = await agent.run([hog])
+            let arn = await agent.run([Self.memoryHog()])
             let stopped = try await agent.waitFor(arn, .stopped)
             let container = try #require(stopped.containers["hog"])
             #expect(container.exitCode == 137)
@@ -182,9 +187,7 @@ struct TaskIntegrationTests {
     func outOfMemoryEventAfterExit() async throws {
         let docker: @Sendable (DockerEngineClient) -> any DockerClient = { InterceptingDocker.lateOutOfMemory($0) }
         try await AgentHarness.withAgent("oom-late", agentDocker: docker) { agent in
-            var hog = shell("hog", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}")
-            hog.memory = 16
-            let arn = await agent.run([hog])
+            let arn = await agent.run([Self.memoryHog()])
             let stopped = try await agent.waitFor(arn, .stopped)
             let container = try #require(stopped.containers["hog"])
             #expect(container.exitCode == 137)

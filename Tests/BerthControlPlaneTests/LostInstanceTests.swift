@@ -30,24 +30,34 @@ struct LostInstanceTests {
         )
     }
 
+    /// The default cluster with one connected host, and a service `svc` of `desiredCount` tasks placed on it;
+    /// returns the host's ARN.
+    static func hostRunningService(on plane: ControlPlane, desiredCount: Int) async throws -> String {
+        _ = try await plane.createCluster(name: nil)
+        let host = try await plane.registerContainerInstance(registration()).containerInstanceArn
+        try await plane.agentConnected(instanceArn: host, session: RecordingSession())
+        _ = try await plane.registerTaskDefinition(
+            TaskDefinitionRegistration(family: "web", containerDefinitions: [container("web", memory: 64)])
+        )
+        _ = try await plane.createService(
+            ServiceRequest(serviceName: "svc", taskDefinition: "web", desiredCount: desiredCount)
+        )
+        await plane.reconcileServices()
+        return host
+    }
+
+    /// The service's tasks, STOPPED ones included.
+    static func serviceTasks(_ plane: ControlPlane) async throws -> [ClusterTask] {
+        try await plane.describeTasks(try await plane.listTasks(TaskListFilter(serviceName: "svc")), cluster: nil).tasks
+    }
+
     @Test("away past the threshold: service tasks STOPPED and replaced elsewhere; told to stop them on return")
     func serviceTasksOfALostHostAreReplaced() async throws {
         let clock = Clock()
         let plane = try await Self.plane(clock)
-        _ = try await plane.createCluster(name: nil)
-        let hostA = try await plane.registerContainerInstance(registration()).containerInstanceArn
-        try await plane.agentConnected(instanceArn: hostA, session: RecordingSession())
-        _ = try await plane.registerTaskDefinition(
-            TaskDefinitionRegistration(family: "web", containerDefinitions: [container("web", memory: 64)])
-        )
-        _ = try await plane.createService(ServiceRequest(serviceName: "svc", taskDefinition: "web", desiredCount: 2))
-        await plane.reconcileServices()
+        let hostA = try await Self.hostRunningService(on: plane, desiredCount: 2)
         let standalone = try #require(try await plane.launch(TaskLaunch(taskDefinition: "web")).tasks.first)
-        let onA = try await plane.describeTasks(
-            try await plane.listTasks(TaskListFilter(serviceName: "svc")),
-            cluster: nil
-        )
-        .tasks
+        let onA = try await Self.serviceTasks(plane)
         #expect(onA.count == 2 && onA.allSatisfy { $0.containerInstanceArn == hostA })
 
         let hostB = try await plane.registerContainerInstance(registration()).containerInstanceArn
@@ -81,11 +91,7 @@ struct LostInstanceTests {
 
         // The service replaces them on the host that is connected.
         await plane.reconcileServices(dueOnly: true)
-        let live = try await plane.describeTasks(
-            try await plane.listTasks(TaskListFilter(serviceName: "svc")),
-            cluster: nil
-        )
-        .tasks.filter { !$0.isStopped }
+        let live = try await Self.serviceTasks(plane).filter { !$0.isStopped }
         #expect(live.count == 2 && live.allSatisfy { $0.containerInstanceArn == hostB })
 
         // Kept past the retention while the host has not been told; forgotten once it has.
@@ -110,14 +116,7 @@ struct LostInstanceTests {
         let clock = Clock()
         let store = InMemoryClusterStore()
         let first = try await Self.plane(clock, store: store)
-        _ = try await first.createCluster(name: nil)
-        let host = try await first.registerContainerInstance(registration()).containerInstanceArn
-        try await first.agentConnected(instanceArn: host, session: RecordingSession())
-        _ = try await first.registerTaskDefinition(
-            TaskDefinitionRegistration(family: "web", containerDefinitions: [container("web", memory: 64)])
-        )
-        _ = try await first.createService(ServiceRequest(serviceName: "svc", taskDefinition: "web", desiredCount: 1))
-        await first.reconcileServices()
+        _ = try await Self.hostRunningService(on: first, desiredCount: 1)
 
         clock.advance(minutes: 60)
         let restarted = try await Self.plane(clock, store: store)
