@@ -22,9 +22,10 @@ struct AgentHarness {
     let ready: Agent.Ready
 
     static let logger: Logger = {
-        var logger = Logger(label: "berth-agent-it")
-        logger.logLevel = ProcessInfo.processInfo.environment["BERTH_TEST_LOG"] != nil ? .debug : .critical
-        return logger
+        let printing = ProcessInfo.processInfo.environment["BERTH_TEST_LOG"] != nil
+        return Logger(label: "berth-agent-it") { _ in
+            CapturedLog(logLevel: printing ? .debug : .info, printing: printing)
+        }
     }()
 
     static func configuration(cluster: String) throws -> BerthConfiguration {
@@ -197,7 +198,35 @@ struct AgentHarness {
     ) async throws
         -> RecordingControlPlane.TaskView
     {
-        try await controlPlane.waitForStatus(taskArn, status, timeout: timeout)
+        do {
+            return try await controlPlane.waitForStatus(taskArn, status, timeout: timeout)
+        } catch let timeout as WaitTimeout {
+            throw WaitTimeout("\(timeout.description)\n\(await diagnosis(of: taskArn))")
+        }
+    }
+
+    /// What the agent and Docker show of a task, for a wait that ran out: where each container is in the
+    /// engine (and which call is in flight for it), and what Docker says of it.
+    func diagnosis(of taskArn: String) async -> String {
+        guard let record = await engine.taskRecords.first(where: { $0.arn == taskArn }) else {
+            return "the agent has no record of the task"
+        }
+        var lines = ["agent: task \(record.knownStatus) desired \(record.desiredStatus)"]
+        for container in record.containers {
+            var line =
+                "  \(container.name): known \(container.knownStatus) desired \(container.desiredStatus) in flight \(container.transition.map { "\($0)" } ?? "-") retry after \(container.retryAfter.map { "\($0)" } ?? "-")"
+            if let id = container.dockerID {
+                if let inspect = try? await docker.inspectContainer(id) {
+                    line += "; docker: \(inspect.state.status) exit \(inspect.state.exitCode)"
+                } else {
+                    line += "; docker: cannot inspect \(id)"
+                }
+            }
+            lines.append(line)
+        }
+        lines.append("agent log of the task:")
+        lines += CapturedLog.lines(mentioning: taskArn).suffix(60).map { "  \($0)" }
+        return lines.joined(separator: "\n")
     }
 
     func dockerID(_ view: RecordingControlPlane.TaskView, _ container: String) throws -> String {

@@ -60,7 +60,8 @@ struct InterceptingDocker: DockerClient {
         return decoded
     }
 
-    /// Holds each `oom` event back until the `die` of the same container has passed.
+    /// Holds each `oom` event back until the `die` of the same container has passed. An `oom` that dockerd
+    /// itself sends after the `die` (as it does under load) passes at once: held, it would never be let go.
     struct OOMAfterDie: AsyncSequence {
         typealias Element = DockerEvent
         typealias Failure = DockerError
@@ -71,17 +72,21 @@ struct InterceptingDocker: DockerClient {
         struct Iterator: AsyncIteratorProtocol {
             var base: any AsyncIteratorProtocol<DockerEvent, DockerError>
             var held: [String: DockerEvent] = [:]
+            var died: Set<String> = []
             var ready: [DockerEvent] = []
 
             mutating func next(isolation actor: isolated (any Actor)?) async throws(DockerError) -> DockerEvent? {
                 while true {
                     if !ready.isEmpty { return ready.removeFirst() }
                     guard let event = try await base.next(isolation: actor) else { return nil }
-                    if event.action == "oom" {
+                    if event.action == "oom", !died.contains(event.actorID) {
                         held[event.actorID] = event
                         continue
                     }
-                    if event.action == "die", let oom = held.removeValue(forKey: event.actorID) { ready.append(oom) }
+                    if event.action == "die" {
+                        died.insert(event.actorID)
+                        if let oom = held.removeValue(forKey: event.actorID) { ready.append(oom) }
+                    }
                     return event
                 }
             }
