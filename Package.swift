@@ -335,6 +335,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "BerthAgentChannelTests",
+            dependencies: [
+                "BerthAgentChannel",
+                "BerthModel",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "BerthControlPlaneTests",
             dependencies: [
                 "BerthAgentChannel",
