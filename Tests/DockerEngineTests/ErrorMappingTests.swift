@@ -104,7 +104,7 @@ struct ErrorMappingTests {
         try await dockerd.run { client, server in
             let call = Task { try await client.inspectContainer("web") }
             // Cancelled once dockerd has the request, so that it is the call in flight that is cancelled.
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + StubbedDocker.conditionWait
             while server.apiRequests.isEmpty, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }

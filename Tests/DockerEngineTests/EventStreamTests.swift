@@ -89,7 +89,7 @@ struct EventStreamTests {
             }
             // Cancel once the stream is open and has delivered, however slow the machine is.
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(20)
+            let deadline = clock.now + StubbedDocker.conditionWait
             while seen.withLock({ $0.isEmpty }), clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             let started = ContinuousClock.now
             consumer.cancel()
@@ -97,7 +97,7 @@ struct EventStreamTests {
             #expect(seen.withLock { $0 } == ["create"])
             #expect(code == .cancelled)
             #expect(
-                ContinuousClock.now - started < .seconds(10),
+                ContinuousClock.now - started < StubbedDocker.conditionWait,
                 "cancelling must end the stream, which never ends by itself"
             )
         }

@@ -47,6 +47,12 @@ struct StubbedDocker {
     }
 }
 
+extension StubbedDocker {
+    /// How long a test waits for a condition the stub brings about (a request received, an event
+    /// delivered): as long as ``DockerTimeouts/generous``, for the same loaded machine.
+    static let conditionWait: Duration = .seconds(60)
+}
+
 extension DockerTimeouts {
     /// Bounds that never fire in a test that is not about them, even on a loaded 2-core CI machine, where
     /// every suite starts at once with agents, aws CLI runs and key generation beside it, and a stub's answer
