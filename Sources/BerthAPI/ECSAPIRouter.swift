@@ -28,7 +28,8 @@ public enum ECSAPIRouter {
         controlPlane: ControlPlane,
         endpoint: String,
         verifier: SigV4Verifier? = nil,
-        metrics: (@Sendable () async -> String)? = nil
+        metrics: (@Sendable () async -> String)? = nil,
+        channel: AgentChannelEndpoint? = nil
     ) -> Router<BasicRequestContext> {
         let operations = ECSOperations(controlPlane: controlPlane, endpoint: endpoint)
         let router = Router()
@@ -38,6 +39,7 @@ public enum ECSAPIRouter {
         }
         router.post("/", use: handle)
         if let metrics { MetricsRoute.add(to: router, metrics) }
+        channel?.addRefusal(to: router)
         return router
     }
 
@@ -61,7 +63,8 @@ public enum ECSAPIRouter {
                 throw APIError(.serialization, "The request body is larger than \(maximumBodySize) bytes.")
             }
             let body = Data(buffer.readableBytesView)
-            if let verifier { try verify(request, body: body, with: verifier) }
+            let caller = try verifier.map { verifier throws(APIError) in try verify(request, body: body, with: verifier)
+            }
             let tree: JSONValue
             do {
                 tree = try JSONDecoder().decode(JSONValue.self, from: body.isEmpty ? Data("{}".utf8) : body)
@@ -69,7 +72,7 @@ public enum ECSAPIRouter {
                 throw APIError(.serialization, "The request body is not valid JSON.")
             }
             try ECSSchema.validate(tree, operation: operation)
-            let answer = try await operations.handle(operation, body: body)
+            let answer = try await operations.handle(operation, body: body, caller: caller?.accessKeyID)
             Self.count(operation, error: nil)
             context.logger.debug(
                 "ECS API request",
@@ -105,14 +108,21 @@ public enum ECSAPIRouter {
             .increment()
     }
 
-    static func verify(_ request: Request, body: Data, with verifier: SigV4Verifier) throws(APIError) {
+    @discardableResult
+    static func verify(
+        _ request: Request,
+        body: Data,
+        with verifier: SigV4Verifier
+    ) throws(APIError)
+        -> SigV4Verifier.Caller
+    {
         var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         // HTTP/1's Host header arrives as the request's authority.
         if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
             headers.append((name: "host", value: authority))
         }
         do {
-            _ = try verifier.verify(
+            return try verifier.verify(
                 method: request.method.rawValue,
                 path: request.uri.path,
                 query: request.uri.query ?? "",

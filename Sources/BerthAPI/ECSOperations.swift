@@ -6,20 +6,22 @@ import Foundation
 /// The ECS operations Berth serves: each decodes its input, calls the control plane, and shapes the
 /// answer as the model names it. Validation against the model happens before, in ``ECSSchema``.
 struct ECSOperations: Sendable {
-    typealias Handler = @Sendable (ControlPlane, Data) async throws -> any Encodable
+    /// An operation: the control plane, the request body, and the access key ID it was signed with (nil
+    /// when the API checks no signatures).
+    typealias Handler = @Sendable (ControlPlane, Data, String?) async throws -> any Encodable
 
     let controlPlane: ControlPlane
     /// What DiscoverPollEndpoint answers: where this control plane listens.
     let endpoint: String
 
     /// Runs `operation` on a body already checked against the model; the answer is the JSON to send.
-    func handle(_ operation: String, body: Data) async throws(APIError) -> Data {
+    func handle(_ operation: String, body: Data, caller: String? = nil) async throws(APIError) -> Data {
         guard let handler = Self.handlers[operation] ?? discoverPollEndpoint(operation) else {
             throw APIError(.unknownOperation, "Operation \(operation) is not supported by Berth.")
         }
         let output: any Encodable
         do {
-            output = try await handler(controlPlane, body)
+            output = try await handler(controlPlane, body, caller)
         } catch let error as APIError {
             throw error
         } catch let error as ClusterError {
@@ -39,7 +41,7 @@ struct ECSOperations: Sendable {
     private func discoverPollEndpoint(_ operation: String) -> Handler? {
         guard operation == "DiscoverPollEndpoint" else { return nil }
         let endpoint = self.endpoint
-        return { _, _ in
+        return { _, _, _ in
             ["endpoint": endpoint, "telemetryEndpoint": endpoint, "serviceConnectEndpoint": endpoint]
         }
     }
@@ -66,9 +68,19 @@ struct ECSOperations: Sendable {
     static func op<Input: Decodable & Sendable>(
         _ body: @escaping @Sendable (ControlPlane, Input) async throws -> any Encodable
     ) -> Handler {
-        { controlPlane, data in
+        { controlPlane, data, _ in
             let input = try decoder.decode(Input.self, from: data.isEmpty ? Data("{}".utf8) : data)
             return try await body(controlPlane, input)
+        }
+    }
+
+    /// An operation that needs to know who signed the call.
+    static func signedOp<Input: Decodable & Sendable>(
+        _ body: @escaping @Sendable (ControlPlane, Input, String?) async throws -> any Encodable
+    ) -> Handler {
+        { controlPlane, data, caller in
+            let input = try decoder.decode(Input.self, from: data.isEmpty ? Data("{}".utf8) : data)
+            return try await body(controlPlane, input, caller)
         }
     }
 
@@ -104,7 +116,7 @@ struct ECSOperations: Sendable {
             let summary = try await plane.updateClusterSettings(input.cluster, settings: input.settings)
             return ["cluster": ClusterView(summary, withSettings: true)]
         },
-        "RegisterContainerInstance": op { (plane, input: RegisterContainerInstanceRequest) in
+        "RegisterContainerInstance": signedOp { (plane, input: RegisterContainerInstanceRequest, caller) in
             var attributes: [Attribute] = []
             for attribute in input.attributes ?? [] {
                 do {
@@ -120,7 +132,8 @@ struct ECSOperations: Sendable {
                 attributes: attributes,
                 versionInfo: input.versionInfo ?? VersionInfo(),
                 instanceIdentityDocument: input.instanceIdentityDocument,
-                tags: input.tags ?? []
+                tags: input.tags ?? [],
+                registeredBy: caller
             )
             return ["containerInstance": ContainerInstanceView(try await plane.registerInstance(request))]
         },

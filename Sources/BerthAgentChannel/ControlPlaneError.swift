@@ -16,6 +16,8 @@ public struct ControlPlaneError: Error, Sendable, Hashable, CustomStringConverti
         public static let instanceInactive = Code("instanceInactive")
         /// The task is unknown to the control plane.
         public static let taskNotFound = Code("taskNotFound")
+        /// The caller's credentials are not those the container instance was registered with.
+        public static let accessDenied = Code("accessDenied")
         /// A frame of the payload channel that is not an ACS message of its shape: the other side is broken
         /// or not a control plane (or agent) at all.
         public static let badFrame = Code("badFrame")

@@ -15,6 +15,8 @@ public struct ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
         case serviceNotFound = "ServiceNotFoundException"
         case serviceNotActive = "ServiceNotActiveException"
         case limitExceeded = "LimitExceededException"
+        /// The caller may not act on the resource: another key registered the container instance.
+        case accessDenied = "AccessDeniedException"
         /// A real fault: the store failed. The only code answered with 500, which clients retry.
         case server = "ServerException"
     }

@@ -50,6 +50,20 @@ extension ControlPlane: AgentSessionHandler {
         return instance
     }
 
+    /// Whether a caller may open the payload channel of `instanceArn`: the instance is registered and
+    /// active, and (when the API checks signatures) the caller signed with the key that registered it.
+    /// Returns the instance's cluster ARN.
+    public func channelPeer(instanceArn: String, accessKeyID: String?) throws(ControlPlaneError) -> String {
+        let instance = try registeredInstance(instanceArn)
+        if let owner = instance.registeredBy, owner != accessKeyID {
+            throw ControlPlaneError(
+                .accessDenied,
+                "container instance \(instanceArn) was registered with other credentials"
+            )
+        }
+        return instance.clusterArn
+    }
+
     public func agentConnected(instanceArn: String, session: any AgentSession) async throws(ControlPlaneError) {
         _ = try registeredInstance(instanceArn)
         // A connection speaks for one instance, and one connection at a time: a newer one replaces the older.

@@ -18,6 +18,8 @@ public struct InstanceRegistrationRequest: Sendable, Hashable {
     public var versionInfo: VersionInfo
     public var instanceIdentityDocument: String?
     public var tags: [Tag]
+    /// The access key ID the registration was signed with, when the API checks signatures.
+    public var registeredBy: String?
 
     public init(
         cluster: String?,
@@ -26,7 +28,8 @@ public struct InstanceRegistrationRequest: Sendable, Hashable {
         attributes: [Attribute] = [],
         versionInfo: VersionInfo = VersionInfo(),
         instanceIdentityDocument: String? = nil,
-        tags: [Tag] = []
+        tags: [Tag] = [],
+        registeredBy: String? = nil
     ) {
         self.cluster = cluster
         self.containerInstanceArn = containerInstanceArn
@@ -35,6 +38,7 @@ public struct InstanceRegistrationRequest: Sendable, Hashable {
         self.versionInfo = versionInfo
         self.instanceIdentityDocument = instanceIdentityDocument
         self.tags = tags
+        self.registeredBy = registeredBy
     }
 }
 
@@ -75,6 +79,13 @@ extension ControlPlane {
             if let arn = request.containerInstanceArn, var existing = instances[arn]?.value,
                 existing.clusterArn == cluster.clusterArn, existing.status != .inactive
             {
+                // An agent can never act for another instance: only the key that registered it may again.
+                if let owner = existing.registeredBy, owner != request.registeredBy {
+                    throw ClusterError(
+                        .accessDenied,
+                        "Container instance \(arn) was registered with other credentials."
+                    )
+                }
                 existing.registeredResources = request.totalResources
                 existing.attributes = Self.merge(custom: existing.attributes, into: attributes)
                 existing.versionInfo = request.versionInfo
@@ -96,7 +107,8 @@ extension ControlPlane {
                 versionInfo: request.versionInfo,
                 tags: request.tags,
                 registeredAt: now,
-                version: 1
+                version: 1,
+                registeredBy: request.registeredBy
             )
             return ([.instance(instance)], instance)
         }

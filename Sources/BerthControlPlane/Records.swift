@@ -70,6 +70,9 @@ public struct ContainerInstance: Sendable, Hashable, Codable {
     public var version: Int
     /// When it was deregistered: it is forgotten once the retention has passed.
     public var inactiveSince: Timestamp? = nil
+    /// The access key ID of the signed call that registered it, when the API checks signatures: only
+    /// calls signed with that key may act for the instance (register it again, open its payload channel).
+    public var registeredBy: String? = nil
 
     public var id: String { ARN(containerInstanceArn)?.resourceID ?? containerInstanceArn }
 

@@ -53,22 +53,24 @@ public struct ControlPlaneServices: Sendable {
             throw AgentError(.store, "control plane: \(error)")
         }
         let listen = configuration.apiListen
+        let channel = AgentChannelEndpoint(controlPlane: controlPlane, verifier: verifier, logger: logger)
         let server: HTTPServerBuilder
         if let tls = try Self.tlsConfiguration(configuration) {
             do {
-                server = try .tls(.http1(), tlsConfiguration: tls)
+                server = try .tls(channel.serverBuilder(), tlsConfiguration: tls)
             } catch {
                 throw AgentError(.configuration, "BERTH_TLS_CERTIFICATE: cannot serve TLS with it: \(error)")
             }
         } else {
-            server = .http1()
+            server = channel.serverBuilder()
         }
         let api = Application(
             router: ECSAPIRouter.make(
                 controlPlane: controlPlane,
                 endpoint: "\(configuration.apiScheme)://\(listen)",
                 verifier: verifier,
-                metrics: metrics
+                metrics: metrics,
+                channel: channel
             ),
             server: server,
             configuration: ApplicationConfiguration(

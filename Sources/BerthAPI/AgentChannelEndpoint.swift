@@ -1,0 +1,344 @@
+import BerthAgentChannel
+public import BerthControlPlane
+import Foundation
+import HTTPTypes
+public import Hummingbird
+public import HummingbirdCore
+import HummingbirdWebSocket
+public import Logging
+import NIOCore
+import NIOWebSocket
+public import SigV4
+import Synchronization
+
+/// The payload channel on the ECS API's listener, as the ECS agent opens it: `GET /ws?clusterArn=…&
+/// containerInstanceArn=…&…`, SigV4-signed when the API checks signatures, upgraded to a WebSocket that
+/// carries ACS frames for that one instance. The control plane sends PayloadMessage and, when the channel
+/// is idle, HeartbeatMessage; the agent answers AckRequest and HeartbeatAckRequest. A connection whose
+/// heartbeats go unanswered is closed. A refused upgrade is answered as the ECS agent expects:
+/// `{"<ExceptionName>": "message"}`.
+public struct AgentChannelEndpoint: Sendable {
+    public static let path = "/ws"
+
+    /// How the control plane keeps a quiet channel alive, and notices a dead one.
+    public struct Timing: Sendable, Hashable {
+        /// A heartbeat is sent after this long without a frame to the agent (the ECS agent closes a channel
+        /// silent for a minute, and proxies often cut idle connections at 60 s).
+        public var heartbeatInterval: Duration = .seconds(20)
+        /// The connection is closed when this many heartbeats in a row went unanswered.
+        public var missedHeartbeatsBeforeClose = 2
+
+        public init() {}
+    }
+
+    let controlPlane: ControlPlane
+    let verifier: SigV4Verifier?
+    let timing: Timing
+    let logger: Logger
+
+    public init(controlPlane: ControlPlane, verifier: SigV4Verifier?, timing: Timing = Timing(), logger: Logger) {
+        self.controlPlane = controlPlane
+        self.verifier = verifier
+        self.timing = timing
+        self.logger = logger
+    }
+
+    /// The server of the ECS API with the payload channel beside it: HTTP/1.1 with the WebSocket upgrade of
+    /// `/ws`, frames up to ``ACSMessage/maximumFrameSize``.
+    public func serverBuilder() -> HTTPServerBuilder {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.ws(
+            RouterPath(stringLiteral: Self.path),
+            shouldUpgrade: { request, _ in
+                switch await authorize(request.head) {
+                case .success: .upgrade([:])
+                case .failure: .dontUpgrade
+                }
+            },
+            onUpgrade: { inbound, outbound, context in
+                // The same request was authorized a moment ago; its peer is read again from it.
+                guard case .success(let peer) = await authorize(context.request.head) else { return }
+                await serve(peer, inbound: inbound, outbound: outbound)
+            }
+        )
+        return .http1WebSocketUpgrade(
+            webSocketRouter: router,
+            configuration: .init(
+                ws: WebSocketServerConfiguration(maxFrameSize: ACSMessage.maximumFrameSize, autoPing: .disabled)
+            )
+        )
+    }
+
+    /// `GET /ws` that was not upgraded lands on the API's router: it is answered with why.
+    public func addRefusal<Context: RequestContext>(to router: Router<Context>) {
+        router.get(RouterPath(stringLiteral: Self.path)) { request, _ -> Response in
+            switch await authorize(request.head) {
+            case .failure(let refusal):
+                return refusal.response
+            case .success:
+                return Refusal(
+                    type: "ClientException",
+                    message: "The payload channel is a WebSocket: send the upgrade headers.",
+                    status: .badRequest
+                ).response
+            }
+        }
+    }
+
+    // MARK: The upgrade
+
+    /// The instance a channel speaks for, and its cluster.
+    struct Peer: Sendable {
+        var instanceArn: String
+        var clusterArn: String
+    }
+
+    /// Why an upgrade was refused, in the ECS agent's terms.
+    struct Refusal: Error {
+        var type: String
+        var message: String
+        var status: HTTPResponse.Status
+
+        var response: Response {
+            let body = (try? JSONEncoder().encode([type: message])) ?? Data()
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+    }
+
+    func authorize(_ head: HTTPRequest) async -> Result<Peer, Refusal> {
+        let components = URLComponents(string: head.path ?? "")
+        let query = components?.percentEncodedQuery ?? ""
+        var accessKeyID: String?
+        if let verifier {
+            var headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+            if let authority = head.authority, !headers.contains(where: { $0.name == "host" }) {
+                headers.append((name: "host", value: authority))
+            }
+            do {
+                accessKeyID =
+                    try verifier.verify(
+                        method: head.method.rawValue,
+                        path: components?.percentEncodedPath ?? Self.path,
+                        query: query,
+                        headers: headers,
+                        body: Data()
+                    ).accessKeyID
+            } catch {
+                return .failure(Refusal(type: error.code.rawValue, message: error.message, status: .forbidden))
+            }
+        }
+        let items = components?.queryItems ?? []
+        guard let instanceArn = items.first(where: { $0.name == "containerInstanceArn" })?.value,
+            !instanceArn.isEmpty
+        else {
+            return .failure(
+                Refusal(
+                    type: "InvalidInstanceException",
+                    message: "The query names no containerInstanceArn.",
+                    status: .badRequest
+                )
+            )
+        }
+        do {
+            let clusterArn = try await controlPlane.channelPeer(instanceArn: instanceArn, accessKeyID: accessKeyID)
+            if let cluster = items.first(where: { $0.name == "clusterArn" })?.value, !cluster.isEmpty,
+                cluster != clusterArn, !clusterArn.hasSuffix(":cluster/\(cluster)")
+            {
+                return .failure(
+                    Refusal(
+                        type: "InvalidClusterException",
+                        message: "Container instance \(instanceArn) is not in cluster \(cluster).",
+                        status: .badRequest
+                    )
+                )
+            }
+            return .success(Peer(instanceArn: instanceArn, clusterArn: clusterArn))
+        } catch {
+            return .failure(Self.refusal(error))
+        }
+    }
+
+    static func refusal(_ error: ControlPlaneError) -> Refusal {
+        switch error.code {
+        case .instanceInactive:
+            Refusal(type: "InactiveInstanceException", message: error.message, status: .badRequest)
+        case .accessDenied:
+            Refusal(type: "AccessDeniedException", message: error.message, status: .forbidden)
+        case .clusterNotFound:
+            Refusal(type: "InvalidClusterException", message: error.message, status: .badRequest)
+        default:
+            Refusal(type: "ServerException", message: error.message, status: .internalServerError)
+        }
+    }
+
+    // MARK: The channel
+
+    /// Runs one agent's channel until either side closes it or its heartbeats go unanswered.
+    func serve(_ peer: Peer, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        var logger = self.logger
+        logger[metadataKey: "instance"] = "\(peer.instanceArn)"
+        let session = WebSocketAgentSession(peer: peer, outbound: outbound, logger: logger)
+        do {
+            try await controlPlane.agentConnected(instanceArn: peer.instanceArn, session: session)
+        } catch {
+            let refusal = Self.refusal(error)
+            await session.send(.error(ACSErrorMessage(message: "\(refusal.type): \(refusal.message)")))
+            try? await outbound.close(.policyViolation, reason: refusal.type)
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeats(session) }
+            await self.read(inbound, session: session, logger: logger)
+            session.close(reason: "the agent closed the channel")
+            group.cancelAll()
+        }
+        await controlPlane.agentDisconnected(instanceArn: peer.instanceArn, session: session)
+    }
+
+    private func read(_ inbound: WebSocketInboundStream, session: WebSocketAgentSession, logger: Logger) async {
+        do {
+            for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
+                guard case .text(let text) = message else {
+                    logger.warning("Binary frame on the payload channel ignored")
+                    continue
+                }
+                let frame: ACSMessage?
+                do {
+                    frame = try ACSMessage.parse(text)
+                } catch {
+                    logger.warning("Unreadable frame from the agent", metadata: ["error": "\(error.message)"])
+                    await session.send(.error(ACSErrorMessage(message: error.message)))
+                    continue
+                }
+                switch frame {
+                case .ack(let ack):
+                    try await controlPlane.payloadAcknowledged(
+                        messageID: ack.messageId,
+                        instanceArn: session.peer.instanceArn
+                    )
+                case .heartbeatAck:
+                    session.heartbeatAnswered()
+                    try await controlPlane.heartbeat(instanceArn: session.peer.instanceArn)
+                case .nack(let nack):
+                    logger.warning(
+                        "The agent could not take a payload; it is sent again when it reconnects",
+                        metadata: ["messageId": "\(nack.messageId)", "reason": "\(nack.reason ?? "")"]
+                    )
+                case .close(let close):
+                    logger.info("The agent closes the channel", metadata: ["reason": "\(close.message ?? "")"])
+                    return
+                case .some(let other):
+                    logger.debug("Frame not expected from an agent ignored", metadata: ["type": "\(other.typeName)"])
+                case nil:
+                    logger.debug("Frame of an unknown type ignored")
+                }
+            }
+        } catch let error as ControlPlaneError {
+            // The instance was deregistered (or the store failed) while connected: tell the agent why.
+            let refusal = Self.refusal(error)
+            await session.send(.error(ACSErrorMessage(message: "\(refusal.type): \(refusal.message)")))
+        } catch {
+            logger.info("Payload channel ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends a heartbeat whenever nothing was sent for `heartbeatInterval`; closes the connection when too
+    /// many went unanswered.
+    private func heartbeats(_ session: WebSocketAgentSession) async {
+        while !Task.isCancelled {
+            let idleFor = session.idleFor()
+            if idleFor < timing.heartbeatInterval {
+                try? await Task.sleep(for: timing.heartbeatInterval - idleFor)
+                continue
+            }
+            if session.unansweredHeartbeats() >= timing.missedHeartbeatsBeforeClose {
+                logger.warning(
+                    "Agent missed its heartbeats: closing its channel",
+                    metadata: ["instance": "\(session.peer.instanceArn)"]
+                )
+                session.close(reason: "heartbeats unanswered")
+                return
+            }
+            await session.sendHeartbeat()
+        }
+    }
+}
+
+/// One agent's open payload channel, as the control plane holds it: payloads go out as ACS frames.
+final class WebSocketAgentSession: AgentSession {
+    let peer: AgentChannelEndpoint.Peer
+    private let outbound: WebSocketOutboundWriter
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var open = true
+        var lastSent = ContinuousClock.now
+        var unansweredHeartbeats = 0
+        var sequence = 0
+    }
+
+    init(peer: AgentChannelEndpoint.Peer, outbound: WebSocketOutboundWriter, logger: Logger) {
+        self.peer = peer
+        self.outbound = outbound
+        self.logger = logger
+    }
+
+    func deliver(_ message: PayloadMessage) async -> Bool {
+        guard
+            let sequence = state.withLock({ state -> Int? in
+                guard state.open else { return nil }
+                state.sequence += 1
+                return state.sequence
+            })
+        else { return false }
+        let frame = ACSPayloadMessage(
+            message,
+            clusterArn: peer.clusterArn,
+            containerInstanceArn: peer.instanceArn,
+            seqNum: sequence,
+            generatedAt: Int64(Date().timeIntervalSince1970 * 1000)
+        )
+        return await send(.payload(frame))
+    }
+
+    @discardableResult
+    func send(_ message: ACSMessage) async -> Bool {
+        guard state.withLock({ $0.open }) else { return false }
+        do {
+            try await outbound.writeTextMessage(message.frame())
+            state.withLock { $0.lastSent = .now }
+            return true
+        } catch {
+            logger.info("Cannot write to the agent's channel", metadata: ["error": "\(error)"])
+            close(reason: "write failed")
+            return false
+        }
+    }
+
+    func sendHeartbeat() async {
+        state.withLock { $0.unansweredHeartbeats += 1 }
+        await send(.heartbeat(ACSHeartbeatMessage(messageId: UUID().uuidString.lowercased(), healthy: true)))
+    }
+
+    func heartbeatAnswered() { state.withLock { $0.unansweredHeartbeats = 0 } }
+
+    func unansweredHeartbeats() -> Int { state.withLock { $0.unansweredHeartbeats } }
+
+    func idleFor() -> Duration { ContinuousClock.now - state.withLock { $0.lastSent } }
+
+    func close(reason: String) {
+        let wasOpen = state.withLock { state -> Bool in
+            defer { state.open = false }
+            return state.open
+        }
+        guard wasOpen else { return }
+        let outbound = self.outbound
+        Task {
+            try? await outbound.writeTextMessage(ACSMessage.close(ACSCloseMessage(message: reason)).frame())
+            try? await outbound.close(.normalClosure, reason: nil)
+        }
+    }
+}

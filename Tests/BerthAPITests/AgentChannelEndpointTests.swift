@@ -1,0 +1,390 @@
+import BerthAPI
+import BerthAgentChannel
+import BerthControlPlane
+import BerthModel
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOWebSocket
+import SigV4
+import Synchronization
+import Testing
+
+/// The payload channel on a live listener, driven by a WebSocket client as an agent drives it: signed
+/// upgrades, ACS frames both ways, heartbeats, and the refusals the ECS agent understands.
+@Suite("Agent channel: the WebSocket endpoint")
+struct AgentChannelEndpointTests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    static let agentKey = SigV4Signer(accessKeyID: "AKIDAGENT", secretAccessKey: "agent-secret", region: "us-east-1")
+    static let otherKey = SigV4Signer(accessKeyID: "AKIDOTHER", secretAccessKey: "other-secret", region: "us-east-1")
+    static let verifier = SigV4Verifier(secrets: ["AKIDAGENT": "agent-secret", "AKIDOTHER": "other-secret"])
+
+    /// A control plane with cluster `default` and one instance registered with the agent's key, behind a
+    /// live API listener with the payload channel.
+    struct Server {
+        let plane: ControlPlane
+        let instanceArn: String
+        let clusterArn: String
+        let port: Int
+        let client: any TestClientProtocol
+
+        /// The channel's URL for `instanceArn`, as the ECS agent builds it.
+        func url(instance: String? = nil, cluster: String = "default") -> String {
+            let query = [
+                "agentHash=test", "agentVersion=1.0.0", "clusterArn=\(cluster)",
+                "containerInstanceArn=\(Self.encode(instance ?? instanceArn))", "dockerVersion=20.10.24",
+                "protocolVersion=2", "sendCredentials=false", "seqNum=1",
+            ].joined(separator: "&")
+            return "ws://127.0.0.1:\(port)/ws?\(query)"
+        }
+
+        static func encode(_ value: String) -> String {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-_.~")
+            return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+        }
+
+        /// The upgrade's signature headers, for `url` sent with `host`.
+        func signature(_ url: String, signer: SigV4Signer, host: String? = nil) -> HTTPFields {
+            let components = URLComponents(string: url)
+            let signed = signer.sign(
+                method: "GET",
+                path: components?.percentEncodedPath ?? "/ws",
+                query: components?.percentEncodedQuery ?? "",
+                headers: [(name: "host", value: host ?? "127.0.0.1:\(port)")],
+                body: Data()
+            )
+            var fields = HTTPFields()
+            for header in signed {
+                if let name = HTTPField.Name(header.name) { fields[name] = header.value }
+            }
+            return fields
+        }
+
+        /// Runs `handler` on a channel opened as the agent opens it.
+        @discardableResult
+        func connect(
+            url: String? = nil,
+            signer: SigV4Signer = AgentChannelEndpointTests.agentKey,
+            _ handler: @escaping WebSocketDataHandler<WebSocketClient.Context>
+        ) async throws -> WebSocketCloseFrame? {
+            let target = url ?? self.url()
+            return try await WebSocketClient.connect(
+                url: target,
+                configuration: .init(
+                    maxFrameSize: ACSMessage.maximumFrameSize,
+                    additionalHeaders: signature(target, signer: signer)
+                ),
+                logger: AgentChannelEndpointTests.logger,
+                handler: handler
+            )
+        }
+
+        /// Returns once the control plane holds a connection of the instance (the server takes it a moment
+        /// after the client's handler starts): tasks placed before would find the instance disconnected.
+        func waitUntilConnected() async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let described = try await plane.describeInstances([instanceArn], cluster: nil)
+                if described.instances.first?.instance.agentConnected == true { return }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            Issue.record("the control plane did not take the connection within 60 s")
+        }
+
+        /// The body of a refused upgrade, read with a plain GET as an agent reads it.
+        func refusal(url: String, signer: SigV4Signer?) async throws -> (HTTPResponse.Status, [String: String]) {
+            let components = URLComponents(string: url)
+            let path = (components?.percentEncodedPath ?? "/ws") + "?" + (components?.percentEncodedQuery ?? "")
+            // The test client sends its requests to host `localhost`.
+            let headers = signer.map { signature(url, signer: $0, host: "localhost") } ?? [:]
+            return try await client.execute(uri: path, method: .get, headers: headers) { response in
+                let json = try? JSONDecoder().decode(
+                    [String: String].self,
+                    from: Data(String(buffer: response.body).utf8)
+                )
+                return (response.status, json ?? [:])
+            }
+        }
+    }
+
+    static func withServer(
+        timing: AgentChannelEndpoint.Timing = AgentChannelEndpoint.Timing(),
+        _ body: @escaping @Sendable (Server) async throws -> Void
+    ) async throws {
+        let (plane, clusterArn, instanceArn) = try await makeControlPlane()
+        let channel = AgentChannelEndpoint(controlPlane: plane, verifier: verifier, timing: timing, logger: logger)
+        let app = Application(
+            router: ECSAPIRouter.make(
+                controlPlane: plane,
+                endpoint: "http://127.0.0.1:0",
+                verifier: verifier,
+                channel: channel
+            ),
+            server: channel.serverBuilder(),
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            logger: logger
+        )
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            try await body(
+                Server(plane: plane, instanceArn: instanceArn, clusterArn: clusterArn, port: port, client: client)
+            )
+        }
+    }
+
+    /// Cluster `default` with one instance registered with the agent's key, and a task definition `big`.
+    static func makeControlPlane() async throws -> (plane: ControlPlane, clusterArn: String, instanceArn: String) {
+        let plane = try await ControlPlane(
+            store: InMemoryClusterStore(),
+            settings: ControlPlane.Settings(region: "us-east-1", account: "123456789012"),
+            logger: logger
+        )
+        let cluster = try await plane.createCluster(name: "default")
+        let instance = try await plane.registerInstance(
+            InstanceRegistrationRequest(
+                cluster: "default",
+                totalResources: [.integer("CPU", 2048), .integer("MEMORY", 4096)],
+                registeredBy: agentKey.accessKeyID
+            )
+        )
+        _ = try await plane.registerTaskDefinition(
+            TaskDefinitionRegistration(
+                family: "big",
+                containerDefinitions: [
+                    {
+                        var app = ContainerDefinition(name: "app", image: "busybox")
+                        app.memory = 64
+                        // Far over the 16 KiB frames WebSocket libraries take by default.
+                        app.environment = [KeyValuePair(name: "PADDING", value: String(repeating: "x", count: 40_000))]
+                        return app
+                    }()
+                ]
+            )
+        )
+        return (plane, cluster.cluster.clusterArn, instance.instance.containerInstanceArn)
+    }
+
+    /// Reads frames until one matches; nil when the channel closes first.
+    static func next(
+        _ iterator: inout WebSocketInboundMessageStream.AsyncIterator,
+        where matches: (ACSMessage) -> Bool = { _ in true }
+    ) async throws -> ACSMessage? {
+        while let message = try await iterator.next() {
+            guard case .text(let text) = message, let frame = try ACSMessage.parse(text) else { continue }
+            if matches(frame) { return frame }
+        }
+        return nil
+    }
+
+    @Test(
+        "a task placed on the instance arrives as a PayloadMessage over 16 KiB; once acknowledged, it is not sent again"
+    )
+    func payloadAndAck() async throws {
+        try await Self.withServer { server in
+            let taskArn = Mutex<String?>(nil)
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                try await server.waitUntilConnected()
+                let (tasks, _) = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
+                taskArn.withLock { $0 = tasks.first?.taskArn }
+                guard case .payload(let payload)? = try await Self.next(&frames) else {
+                    Issue.record("no payload came")
+                    return
+                }
+                #expect(payload.containerInstanceArn == server.instanceArn)
+                #expect(payload.clusterArn == server.clusterArn)
+                let message = try payload.payloadMessage()
+                #expect(message.tasks.map(\.taskArn) == tasks.map(\.taskArn))
+                #expect(message.tasks.first?.containers.first?.environment?.first?.value.count == 40_000)
+                try await outbound.writeTextMessage(
+                    ACSMessage.ack(
+                        ACSAckRequest(
+                            cluster: payload.clusterArn,
+                            containerInstance: payload.containerInstanceArn,
+                            messageId: payload.messageId
+                        )
+                    ).frame()
+                )
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            #expect(taskArn.withLock { $0 } != nil)
+            // Reconnected: what was acknowledged does not come again; the first frame is a heartbeat... or a
+            // stop, were there one. Here a new task is placed and it alone comes.
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                try await server.waitUntilConnected()
+                let (tasks, _) = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
+                guard case .payload(let payload)? = try await Self.next(&frames) else {
+                    Issue.record("no payload came")
+                    return
+                }
+                #expect(try payload.payloadMessage().tasks.map(\.taskArn) == tasks.map(\.taskArn))
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+    }
+
+    @Test("a payload not acknowledged comes again on the next connection")
+    func unacknowledgedComesAgain() async throws {
+        try await Self.withServer { server in
+            let first = Mutex<String?>(nil)
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                try await server.waitUntilConnected()
+                _ = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
+                guard case .payload(let payload)? = try await Self.next(&frames) else { return }
+                first.withLock { $0 = payload.tasks.first?.arn }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                guard case .payload(let payload)? = try await Self.next(&frames) else {
+                    Issue.record("the payload did not come again")
+                    return
+                }
+                #expect(payload.tasks.first?.arn == first.withLock { $0 })
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+    }
+
+    @Test("an idle channel gets heartbeats; one whose heartbeats go unanswered is closed with a CloseMessage")
+    func heartbeats() async throws {
+        var timing = AgentChannelEndpoint.Timing()
+        timing.heartbeatInterval = .milliseconds(100)
+        timing.missedHeartbeatsBeforeClose = 2
+        try await Self.withServer(timing: timing) { server in
+            // Answered: the channel stays open through several heartbeats, until the agent closes it.
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                for _ in 0..<4 {
+                    guard case .heartbeat(let heartbeat)? = try await Self.next(&frames) else {
+                        Issue.record("the channel closed while its heartbeats were answered")
+                        return
+                    }
+                    try await outbound.writeTextMessage(
+                        ACSMessage.heartbeatAck(ACSHeartbeatAckRequest(messageId: heartbeat.messageId)).frame()
+                    )
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            // Unanswered: the control plane says why and closes.
+            let seen = Mutex<[String]>([])
+            try await server.connect { inbound, _, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                while let frame = try await Self.next(&frames) {
+                    seen.withLock { $0.append(frame.typeName) }
+                }
+            }
+            let types = seen.withLock { $0 }
+            #expect(types.filter { $0 == "HeartbeatMessage" }.count == 2, "\(types)")
+            #expect(types.last == "CloseMessage", "\(types)")
+        }
+    }
+
+    @Test("a second connection for the instance replaces the first, which is told and closed")
+    func secondConnectionReplacesFirst() async throws {
+        try await Self.withServer { server in
+            let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
+            let firstSawAfterPayload = Recorded()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await server.connect { inbound, _, _ in
+                        // A payload that came here shows the control plane holds this connection.
+                        var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                        try await server.waitUntilConnected()
+                        _ = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
+                        _ = try await Self.next(&frames) { $0.typeName == "PayloadMessage" }
+                        openedContinuation.yield()
+                        while let frame = try await Self.next(&frames) {
+                            firstSawAfterPayload.append(frame.typeName)
+                        }
+                    }
+                }
+                var iterator = opened.makeAsyncIterator()
+                _ = await iterator.next()
+                try await server.connect { inbound, outbound, _ in
+                    // The newer connection is the instance's: the payload not acknowledged comes here.
+                    var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                    let payload = try await Self.next(&frames) { $0.typeName == "PayloadMessage" }
+                    #expect(payload != nil)
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                try await group.waitForAll()
+            }
+            #expect(firstSawAfterPayload.values == ["CloseMessage"])
+        }
+    }
+
+    @Test("refused upgrades say why, as the ECS agent reads it: {\"<Exception>\": message}")
+    func refusals() async throws {
+        try await Self.withServer { server in
+            let unsigned = try await server.refusal(url: server.url(), signer: nil)
+            #expect(unsigned.0 == .forbidden)
+            #expect(unsigned.1["MissingAuthenticationTokenException"] != nil, "\(unsigned.1)")
+
+            let unknownKey = SigV4Signer(accessKeyID: "AKIDNOBODY", secretAccessKey: "x", region: "us-east-1")
+            #expect(
+                try await server.refusal(url: server.url(), signer: unknownKey).1["UnrecognizedClientException"]
+                    != nil
+            )
+
+            let otherInstance = try await server.refusal(url: server.url(), signer: Self.otherKey)
+            #expect(otherInstance.0 == .forbidden)
+            #expect(otherInstance.1["AccessDeniedException"] != nil, "\(otherInstance.1)")
+
+            let unknownURL = server.url(instance: "arn:aws:ecs:us-east-1:123456789012:container-instance/default/none")
+            let unknown = try await server.refusal(url: unknownURL, signer: Self.agentKey)
+            #expect(unknown.1["InactiveInstanceException"] != nil, "\(unknown.1)")
+
+            let wrongCluster = try await server.refusal(url: server.url(cluster: "elsewhere"), signer: Self.agentKey)
+            #expect(wrongCluster.1["InvalidClusterException"] != nil, "\(wrongCluster.1)")
+
+            // The WebSocket client sees the refusal as a failed upgrade, and no handler runs.
+            await #expect(throws: (any Error).self) {
+                try await server.connect(signer: Self.otherKey) { _, _, _ in
+                    Issue.record("a refused upgrade ran the handler")
+                }
+            }
+
+            // Deregistered: refused as inactive.
+            _ = try await server.plane.deregisterInstance(server.instanceArn, cluster: "default", force: true)
+            let inactive = try await server.refusal(url: server.url(), signer: Self.agentKey)
+            #expect(inactive.1["InactiveInstanceException"] != nil, "\(inactive.1)")
+        }
+    }
+
+    @Test("another key cannot register the instance again: an agent can never act for another instance")
+    func reRegistrationByAnotherKey() async throws {
+        let (plane, _, instanceArn) = try await Self.makeControlPlane()
+        func registration(by key: SigV4Signer) -> InstanceRegistrationRequest {
+            InstanceRegistrationRequest(
+                cluster: "default",
+                containerInstanceArn: instanceArn,
+                totalResources: [.integer("CPU", 2048), .integer("MEMORY", 4096)],
+                registeredBy: key.accessKeyID
+            )
+        }
+        await #expect {
+            _ = try await plane.registerInstance(registration(by: Self.otherKey))
+        } throws: { error in
+            (error as? ClusterError)?.code == .accessDenied
+        }
+        let again = try await plane.registerInstance(registration(by: Self.agentKey))
+        #expect(again.instance.containerInstanceArn == instanceArn)
+    }
+}
+
+/// Frame types seen by a handler that runs in another task.
+final class Recorded: Sendable {
+    private let seen = Mutex<[String]>([])
+
+    func append(_ value: String) { seen.withLock { $0.append(value) } }
+
+    var values: [String] { seen.withLock { $0 } }
+}
