@@ -166,11 +166,41 @@ public struct SigV4Verifier: Sendable {
         value.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
     }
 
+    /// The query as SigV4 signs it: each name and value decoded and encoded again (RFC 3986, spaces as
+    /// `%20`), sorted by name then value. Decoding first matters: the ECS agent's WebSocket URL writes
+    /// spaces as `+` (Go's form encoding) while its signer signs `%20`.
     static func canonicalQuery(_ query: String) -> String {
         guard !query.isEmpty else { return "" }
-        return query.split(separator: "&").map { pair in
-            pair.contains("=") ? String(pair) : "\(pair)="
-        }.sorted().joined(separator: "&")
+        let pairs = query.split(separator: "&").map { pair -> (name: String, value: String) in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (
+                name: encodeComponent(decodeComponent(parts[0])),
+                value: parts.count > 1 ? encodeComponent(decodeComponent(parts[1])) : ""
+            )
+        }
+        return pairs.sorted { $0.name == $1.name ? $0.value < $1.value : $0.name < $1.name }
+            .map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+    }
+
+    private static func decodeComponent(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
+    }
+
+    /// RFC 3986's unreserved characters stay; every other byte is `%XX`, upper-case.
+    private static func encodeComponent(_ text: String) -> String {
+        var encoded = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                encoded += String(format: "%%%02X", byte)
+            }
+        }
+        return encoded
     }
 
     /// Lowercase hex of SHA-256, as payload hashes and canonical requests are written.

@@ -359,6 +359,46 @@ struct AgentChannelEndpointTests {
         }
     }
 
+    @Test("the ECS agent's upgrade verifies: spaces written + in the URL, signed as %20, names sorted")
+    func ecsAgentQueryForm() throws {
+        // As the ECS agent 1.105 sends it (Go's form encoding), and as its signer signs it.
+        let sent = "seqNum=1&agentVersion=1.105.1&dockerVersion=DockerVersion%3A+20.10.24%2Bdfsg1&clusterArn=default"
+        let canonicalQuery =
+            "agentVersion=1.105.1&clusterArn=default&dockerVersion=DockerVersion%3A%2020.10.24%2Bdfsg1&seqNum=1"
+        let amzDate = "20261121T233945Z"
+        let canonical = [
+            "GET", "/ws", canonicalQuery, "host:cp.example:51680\nx-amz-date:\(amzDate)\n", "host;x-amz-date",
+            SigV4Verifier.sha256Hex(Data()),
+        ].joined(separator: "\n")
+        let stringToSign = [
+            "AWS4-HMAC-SHA256", amzDate, "20261121/us-east-1/ecs/aws4_request",
+            SigV4Verifier.sha256Hex(Data(canonical.utf8)),
+        ].joined(separator: "\n")
+        let signature = SigV4Verifier.signature(
+            secret: "agent-secret",
+            date: "20261121",
+            region: "us-east-1",
+            service: "ecs",
+            stringToSign: stringToSign
+        )
+        let caller = try Self.verifier.verify(
+            method: "GET",
+            path: "/ws",
+            query: sent,
+            headers: [
+                (name: "Host", value: "cp.example:51680"), (name: "X-Amz-Date", value: amzDate),
+                (
+                    name: "Authorization",
+                    value:
+                        "AWS4-HMAC-SHA256 Credential=AKIDAGENT/20261121/us-east-1/ecs/aws4_request, SignedHeaders=host;x-amz-date, Signature=\(signature)"
+                ),
+            ],
+            body: Data(),
+            now: try #require(ISO8601DateFormatter().date(from: "2026-11-21T23:40:00Z"))
+        )
+        #expect(caller.accessKeyID == "AKIDAGENT")
+    }
+
     @Test("another key cannot register the instance again: an agent can never act for another instance")
     func reRegistrationByAnotherKey() async throws {
         let (plane, _, instanceArn) = try await Self.makeControlPlane()
