@@ -1,5 +1,6 @@
 import BerthAgentChannel
 public import BerthControlPlane
+import BerthModel
 import Foundation
 import HTTPTypes
 public import Hummingbird
@@ -27,6 +28,9 @@ public struct AgentChannelEndpoint: Sendable {
         public var heartbeatInterval: Duration = .seconds(20)
         /// The connection is closed when this many heartbeats in a row went unanswered.
         public var missedHeartbeatsBeforeClose = 2
+        /// A TaskManifestMessage is sent when the agent connects and then this often, so that an agent
+        /// learns of tasks the control plane no longer places on it (and stops them, once confirmed).
+        public var manifestInterval: Duration = .seconds(300)
 
         public init() {}
     }
@@ -190,6 +194,7 @@ public struct AgentChannelEndpoint: Sendable {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeats(session) }
+            group.addTask { await self.manifests(session) }
             await self.read(inbound, session: session, logger: logger)
             session.close(reason: "the agent closed the channel")
             group.cancelAll()
@@ -221,6 +226,10 @@ public struct AgentChannelEndpoint: Sendable {
                 case .heartbeatAck:
                     session.heartbeatAnswered()
                     try await controlPlane.heartbeat(instanceArn: session.peer.instanceArn)
+                case .taskStopVerification(let verification):
+                    await session.send(
+                        .taskStopVerificationAck(await stopVerificationAck(verification, session: session))
+                    )
                 case .nack(let nack):
                     logger.warning(
                         "The agent could not take a payload; it is sent again when it reconnects",
@@ -241,6 +250,49 @@ public struct AgentChannelEndpoint: Sendable {
             await session.send(.error(ACSErrorMessage(message: "\(refusal.type): \(refusal.message)")))
         } catch {
             logger.info("Payload channel ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Answers a stop verification: of its candidates, the tasks the control plane confirms the agent may
+    /// stop; none when it answers a manifest other than the latest this connection sent.
+    private func stopVerificationAck(
+        _ verification: ACSTaskStopVerificationMessage,
+        session: WebSocketAgentSession
+    ) async -> ACSTaskStopVerificationAck {
+        let generatedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        guard verification.messageId == session.latestManifestID() else {
+            return ACSTaskStopVerificationAck(
+                messageId: verification.messageId,
+                stopTasks: [],
+                generatedAt: generatedAt
+            )
+        }
+        let confirmed = Set(
+            await controlPlane.confirmedStops(
+                verification.stopCandidates.map(\.taskArn),
+                instanceArn: session.peer.instanceArn
+            )
+        )
+        let stopTasks = verification.stopCandidates.filter { confirmed.contains($0.taskArn) }.map {
+            ACSTaskIdentifier(taskArn: $0.taskArn, taskClusterArn: $0.taskClusterArn, desiredStatus: "STOPPED")
+        }
+        return ACSTaskStopVerificationAck(
+            messageId: verification.messageId,
+            stopTasks: stopTasks,
+            generatedAt: generatedAt
+        )
+    }
+
+    /// Sends the instance's task manifest now and every `manifestInterval`.
+    private func manifests(_ session: WebSocketAgentSession) async {
+        while !Task.isCancelled {
+            do {
+                let entries = try await controlPlane.taskManifest(instanceArn: session.peer.instanceArn)
+                await session.sendManifest(entries)
+            } catch {
+                logger.info("No manifest for the instance", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: timing.manifestInterval)
         }
     }
 
@@ -278,6 +330,9 @@ final class WebSocketAgentSession: AgentSession {
         var lastSent = ContinuousClock.now
         var unansweredHeartbeats = 0
         var sequence = 0
+        var latestManifestID: String?
+        /// Milliseconds; each manifest's is greater than the last one's, so the agent can tell the newest.
+        var manifestTimeline: Int64 = 0
     }
 
     init(peer: AgentChannelEndpoint.Peer, outbound: WebSocketOutboundWriter, logger: Logger) {
@@ -322,6 +377,34 @@ final class WebSocketAgentSession: AgentSession {
         state.withLock { $0.unansweredHeartbeats += 1 }
         await send(.heartbeat(ACSHeartbeatMessage(messageId: UUID().uuidString.lowercased(), healthy: true)))
     }
+
+    /// Sends a TaskManifestMessage of `entries`; stop verifications answer the latest one only.
+    func sendManifest(_ entries: [ManifestEntry]) async {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let (messageID, timeline) = state.withLock { state -> (String, Int64) in
+            state.manifestTimeline = max(now, state.manifestTimeline + 1)
+            let messageID = UUID().uuidString.lowercased()
+            state.latestManifestID = messageID
+            return (messageID, state.manifestTimeline)
+        }
+        let manifest = ACSTaskManifestMessage(
+            messageId: messageID,
+            clusterArn: peer.clusterArn,
+            containerInstanceArn: peer.instanceArn,
+            tasks: entries.map {
+                ACSTaskIdentifier(
+                    taskArn: $0.taskArn,
+                    taskClusterArn: $0.clusterArn,
+                    desiredStatus: $0.desiredStatus.rawValue
+                )
+            },
+            generatedAt: now,
+            timeline: timeline
+        )
+        await send(.taskManifest(manifest))
+    }
+
+    func latestManifestID() -> String? { state.withLock { $0.latestManifestID } }
 
     func heartbeatAnswered() { state.withLock { $0.unansweredHeartbeats = 0 } }
 

@@ -64,6 +64,25 @@ extension ControlPlane: AgentSessionHandler {
         return instance.clusterArn
     }
 
+    /// Every task placed on `instanceArn` that has not been seen STOPPED, oldest first, with the status the
+    /// control plane wants of it: what a TaskManifestMessage lists.
+    public func taskManifest(instanceArn: String) throws(ControlPlaneError) -> [ManifestEntry] {
+        _ = try registeredInstance(instanceArn)
+        return tasks(onInstance: instanceArn).filter { !$0.isStopped }.sorted { $0.createdAt < $1.createdAt }.map {
+            ManifestEntry(taskArn: $0.taskArn, clusterArn: $0.clusterArn, desiredStatus: $0.desiredStatus)
+        }
+    }
+
+    /// Of the tasks an agent runs that its manifest lacked, those it may stop: the ones this control plane
+    /// does not place on `instanceArn` (it never did, or forgot them) or wants STOPPED. A task placed there
+    /// since the manifest was made is kept, so a stale manifest can never stop a task.
+    public func confirmedStops(_ candidates: [String], instanceArn: String) -> [String] {
+        candidates.filter { arn in
+            guard let task = tasks[arn]?.value, task.containerInstanceArn == instanceArn else { return true }
+            return task.desiredStatus == .stopped
+        }
+    }
+
     public func agentConnected(instanceArn: String, session: any AgentSession) async throws(ControlPlaneError) {
         _ = try registeredInstance(instanceArn)
         // A connection speaks for one instance, and one connection at a time: a newer one replaces the older.
@@ -294,5 +313,18 @@ extension ControlPlane {
         guard !checked.isEmpty else { return nil }
         if checked.contains(.unhealthy) { return .unhealthy }
         return checked.allSatisfy { $0 == .healthy } ? .healthy : .unknown
+    }
+}
+
+/// A task as a TaskManifestMessage names it.
+public struct ManifestEntry: Sendable, Hashable {
+    public var taskArn: String
+    public var clusterArn: String
+    public var desiredStatus: DesiredStatus
+
+    public init(taskArn: String, clusterArn: String, desiredStatus: DesiredStatus) {
+        self.taskArn = taskArn
+        self.clusterArn = clusterArn
+        self.desiredStatus = desiredStatus
     }
 }

@@ -169,6 +169,9 @@ struct AgentChannelEndpointTests {
         return (plane, cluster.cluster.clusterArn, instance.instance.containerInstanceArn)
     }
 
+    static let isPayload: @Sendable (ACSMessage) -> Bool = { $0.typeName == "PayloadMessage" }
+    static let isHeartbeat: @Sendable (ACSMessage) -> Bool = { $0.typeName == "HeartbeatMessage" }
+
     /// Reads frames until one matches; nil when the channel closes first.
     static func next(
         _ iterator: inout WebSocketInboundMessageStream.AsyncIterator,
@@ -192,7 +195,7 @@ struct AgentChannelEndpointTests {
                 try await server.waitUntilConnected()
                 let (tasks, _) = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
                 taskArn.withLock { $0 = tasks.first?.taskArn }
-                guard case .payload(let payload)? = try await Self.next(&frames) else {
+                guard case .payload(let payload)? = try await Self.next(&frames, where: Self.isPayload) else {
                     Issue.record("no payload came")
                     return
                 }
@@ -219,7 +222,7 @@ struct AgentChannelEndpointTests {
                 var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
                 try await server.waitUntilConnected()
                 let (tasks, _) = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
-                guard case .payload(let payload)? = try await Self.next(&frames) else {
+                guard case .payload(let payload)? = try await Self.next(&frames, where: Self.isPayload) else {
                     Issue.record("no payload came")
                     return
                 }
@@ -237,13 +240,13 @@ struct AgentChannelEndpointTests {
                 var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
                 try await server.waitUntilConnected()
                 _ = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
-                guard case .payload(let payload)? = try await Self.next(&frames) else { return }
+                guard case .payload(let payload)? = try await Self.next(&frames, where: Self.isPayload) else { return }
                 first.withLock { $0 = payload.tasks.first?.arn }
                 try await outbound.close(.normalClosure, reason: nil)
             }
             try await server.connect { inbound, outbound, _ in
                 var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
-                guard case .payload(let payload)? = try await Self.next(&frames) else {
+                guard case .payload(let payload)? = try await Self.next(&frames, where: Self.isPayload) else {
                     Issue.record("the payload did not come again")
                     return
                 }
@@ -263,7 +266,7 @@ struct AgentChannelEndpointTests {
             try await server.connect { inbound, outbound, _ in
                 var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
                 for _ in 0..<4 {
-                    guard case .heartbeat(let heartbeat)? = try await Self.next(&frames) else {
+                    guard case .heartbeat(let heartbeat)? = try await Self.next(&frames, where: Self.isHeartbeat) else {
                         Issue.record("the channel closed while its heartbeats were answered")
                         return
                     }
@@ -283,6 +286,7 @@ struct AgentChannelEndpointTests {
             }
             let types = seen.withLock { $0 }
             #expect(types.filter { $0 == "HeartbeatMessage" }.count == 2, "\(types)")
+            #expect(types.first == "TaskManifestMessage", "\(types)")
             #expect(types.last == "CloseMessage", "\(types)")
         }
     }
@@ -317,7 +321,84 @@ struct AgentChannelEndpointTests {
                 }
                 try await group.waitForAll()
             }
-            #expect(firstSawAfterPayload.values == ["CloseMessage"])
+            // (The manifest sent on connecting may come after the payload.)
+            #expect(firstSawAfterPayload.values.filter { $0 != "TaskManifestMessage" } == ["CloseMessage"])
+        }
+    }
+
+    @Test("on connecting the agent gets a manifest of its tasks; stop verification confirms only what is not wanted")
+    func manifestAndStopVerification() async throws {
+        try await Self.withServer { server in
+            // Two tasks placed while connected; then one of them is wanted STOPPED.
+            let placed = Recorded()
+            try await server.connect { _, outbound, _ in
+                try await server.waitUntilConnected()
+                for _ in 0..<2 {
+                    let (tasks, _) = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
+                    tasks.forEach { placed.append($0.taskArn) }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            let arns = placed.values
+            try #require(arns.count == 2)
+            let (runningArn, stoppingArn) = (arns[0], arns[1])
+            _ = try await server.plane.stopTask(stoppingArn, cluster: "default", reason: "test")
+            let unknownArn = "arn:aws:ecs:us-east-1:123456789012:task/default/forgotten"
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                guard
+                    case .taskManifest(let manifest)? = try await Self.next(
+                        &frames,
+                        where: { $0.typeName == "TaskManifestMessage" }
+                    )
+                else {
+                    Issue.record("no manifest came")
+                    return
+                }
+                #expect(manifest.containerInstanceArn == server.instanceArn)
+                let listed = Dictionary(uniqueKeysWithValues: manifest.tasks.map { ($0.taskArn, $0.desiredStatus) })
+                #expect(listed == [runningArn: "RUNNING", stoppingArn: "STOPPED"])
+                #expect((manifest.timeline ?? 0) > 0)
+
+                let candidates = [runningArn, stoppingArn, unknownArn].map {
+                    ACSTaskIdentifier(taskArn: $0, taskClusterArn: server.clusterArn, desiredStatus: "RUNNING")
+                }
+                // An answer to another manifest than the latest confirms nothing.
+                try await outbound.writeTextMessage(
+                    ACSMessage.taskStopVerification(
+                        ACSTaskStopVerificationMessage(messageId: "stale", stopCandidates: candidates)
+                    ).frame()
+                )
+                guard
+                    case .taskStopVerificationAck(let stale)? = try await Self.next(
+                        &frames,
+                        where: { $0.typeName == "TaskStopVerificationAck" }
+                    )
+                else {
+                    Issue.record("no answer to the stale verification")
+                    return
+                }
+                #expect(stale.messageId == "stale")
+                #expect(stale.stopTasks.isEmpty)
+
+                try await outbound.writeTextMessage(
+                    ACSMessage.taskStopVerification(
+                        ACSTaskStopVerificationMessage(messageId: manifest.messageId, stopCandidates: candidates)
+                    ).frame()
+                )
+                guard
+                    case .taskStopVerificationAck(let answer)? = try await Self.next(
+                        &frames,
+                        where: { $0.typeName == "TaskStopVerificationAck" }
+                    )
+                else {
+                    Issue.record("no answer to the verification")
+                    return
+                }
+                #expect(answer.messageId == manifest.messageId)
+                #expect(Set(answer.stopTasks.map(\.taskArn)) == [stoppingArn, unknownArn])
+                try await outbound.close(.normalClosure, reason: nil)
+            }
         }
     }
 
