@@ -86,6 +86,8 @@ extension ControlPlane {
                         "Container instance \(arn) was registered with other credentials."
                     )
                 }
+                // Registered before the API checked signatures: the first key to register it again owns it.
+                existing.registeredBy = existing.registeredBy ?? request.registeredBy
                 existing.registeredResources = request.totalResources
                 existing.attributes = Self.merge(custom: existing.attributes, into: attributes)
                 existing.versionInfo = request.versionInfo

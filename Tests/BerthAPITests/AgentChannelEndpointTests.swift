@@ -498,6 +498,16 @@ struct AgentChannelEndpointTests {
         }
         let again = try await plane.registerInstance(registration(by: Self.agentKey))
         #expect(again.instance.containerInstanceArn == instanceArn)
+
+        // Registered while the API checked no signatures: the first key to register it again owns it.
+        let unsigned = try await plane.registerInstance(
+            InstanceRegistrationRequest(cluster: "default", totalResources: [.integer("CPU", 1024)])
+        )
+        var claim = registration(by: Self.otherKey)
+        claim.containerInstanceArn = unsigned.instance.containerInstanceArn
+        #expect(try await plane.registerInstance(claim).instance.registeredBy == Self.otherKey.accessKeyID)
+        claim.registeredBy = Self.agentKey.accessKeyID
+        await #expect(throws: ClusterError.self) { _ = try await plane.registerInstance(claim) }
     }
 }
 
