@@ -402,6 +402,26 @@ struct AgentChannelEndpointTests {
         }
     }
 
+    @Test("frames that are not ACS messages get an ErrorMessage; the channel goes on")
+    func badFramesFromAnAgent() async throws {
+        try await Self.withServer { server in
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                for garbage in ["not json", #"{"type":"AckRequest","message":{"messageId":7}}"#, "{}", "[]"] {
+                    try await outbound.writeTextMessage(garbage)
+                    let answer = try await Self.next(&frames) { $0.typeName == "ErrorMessage" }
+                    #expect(answer != nil, "no ErrorMessage for \(garbage)")
+                }
+                try await outbound.writeBinaryMessage(ByteBuffer(bytes: [0, 1, 2]))
+                // Still served: a task placed now comes.
+                try await server.waitUntilConnected()
+                _ = try await server.plane.launch(TaskLaunch(taskDefinition: "big"))
+                #expect(try await Self.next(&frames, where: Self.isPayload) != nil)
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+    }
+
     @Test("refused upgrades say why, as the ECS agent reads it: {\"<Exception>\": message}")
     func refusals() async throws {
         try await Self.withServer { server in

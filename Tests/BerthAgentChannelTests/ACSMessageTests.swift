@@ -250,6 +250,37 @@ struct ACSMessageTests {
         }
     }
 
+    @Test("any mutation of a valid frame is read or refused with badFrame, never more")
+    func mutatedFrames() async {
+        await propertyCheck(count: 500, input: Gen.int(in: 0...Int.max).array(of: 1...1)) { seeds in
+            var random = SplitMix64(seed: UInt64(seeds[0]))
+            let payload = PayloadMessage(messageID: "m", tasks: [Self.randomTask(&random)])
+            var bytes = Array(
+                ACSMessage.payload(
+                    ACSPayloadMessage(payload, clusterArn: Self.cluster, containerInstanceArn: Self.instance)
+                ).frame().utf8
+            )
+            // Flip, drop, duplicate or truncate a few bytes.
+            for _ in 0..<Int.random(in: 1...6, using: &random) where !bytes.isEmpty {
+                let index = Int.random(in: 0..<bytes.count, using: &random)
+                switch random.next() % 4 {
+                case 0: bytes[index] = UInt8(truncatingIfNeeded: random.next())
+                case 1: bytes.remove(at: index)
+                case 2: bytes.insert(bytes[index], at: index)
+                default: bytes.removeSubrange(index...)
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                if case .payload(let message)? = try ACSMessage.parse(text) {
+                    _ = try message.payloadMessage()
+                }
+            } catch {
+                #expect((error as? ControlPlaneError)?.code == .badFrame, "seed \(seeds[0]): \(error)")
+            }
+        }
+    }
+
     // MARK: Random tasks
 
     /// What the channel does not keep: the order of environment variables and sysctls (maps in the
