@@ -260,9 +260,11 @@ struct AgentChannelEndpointTests {
     func heartbeats() async throws {
         var timing = AgentChannelEndpoint.Timing()
         timing.heartbeatInterval = .milliseconds(100)
-        timing.missedHeartbeatsBeforeClose = 2
+        // Answered: heartbeats keep coming on an idle channel, each with its own ID, and the acks are taken.
+        // (How late an ack may come is not what is tested here: the bound is set far away, so that a
+        // loaded machine's slow answers cannot close the channel.)
+        timing.missedHeartbeatsBeforeClose = 1000
         try await Self.withServer(timing: timing) { server in
-            // Answered: the channel stays open through several heartbeats, until the agent closes it.
             try await server.connect { inbound, outbound, _ in
                 var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
                 for _ in 0..<4 {
@@ -276,7 +278,10 @@ struct AgentChannelEndpointTests {
                 }
                 try await outbound.close(.normalClosure, reason: nil)
             }
-            // Unanswered: the control plane says why and closes.
+        }
+        // Unanswered: after two, the control plane says why and closes.
+        timing.missedHeartbeatsBeforeClose = 2
+        try await Self.withServer(timing: timing) { server in
             let seen = Mutex<[String]>([])
             try await server.connect { inbound, _, _ in
                 var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
@@ -285,9 +290,10 @@ struct AgentChannelEndpointTests {
                 }
             }
             let types = seen.withLock { $0 }
-            #expect(types.filter { $0 == "HeartbeatMessage" }.count == 2, "\(types)")
-            #expect(types.first == "TaskManifestMessage", "\(types)")
-            #expect(types.last == "CloseMessage", "\(types)")
+            // (The manifest sent on connecting may come before, between or after them, or not at all when
+            // the channel closed first.)
+            let channelFrames = types.filter { $0 != "TaskManifestMessage" }
+            #expect(channelFrames == ["HeartbeatMessage", "HeartbeatMessage", "CloseMessage"], "\(types)")
         }
     }
 
