@@ -54,7 +54,7 @@ public actor RecordingControlPlane: AgentSessionHandler {
     /// Waits until `condition` holds for the task's view, and returns the view; fails after `timeout`.
     public func waitForTask(
         _ taskArn: String,
-        timeout: Duration = .seconds(60),
+        timeout: Duration = TestEnvironment.loadedWait,
         until condition: @Sendable (TaskView) -> Bool
     ) async throws -> TaskView {
         let deadline = ContinuousClock.now + timeout
@@ -70,7 +70,7 @@ public actor RecordingControlPlane: AgentSessionHandler {
     public func waitForStatus(
         _ taskArn: String,
         _ status: BackendStatus,
-        timeout: Duration = .seconds(60)
+        timeout: Duration = TestEnvironment.loadedWait
     )
         async throws -> TaskView
     {

@@ -25,6 +25,11 @@ public enum TestEnvironment {
         "\(registry)/berth/\(repository):latest"
     }
 
+    /// How long a test waits for anything dockerd or a child process does. All suites run at once against
+    /// one dockerd, so on CI's two cores a single create or start has taken over 30 s; a wait this long
+    /// only delays a failure, never a pass.
+    public static let loadedWait: Duration = .seconds(180)
+
     public static var credentials: RegistryAuth {
         RegistryAuth(username: registryUser, password: registryPassword, serverAddress: authRegistry)
     }

@@ -163,7 +163,7 @@ struct AgentCrashTests {
             expected.longRunning.union(expected.finishing).union(expected.stopped).union(expected.maybeStopped)
         )
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(90)
+        let deadline = clock.now + TestEnvironment.loadedWait
         var tasks: [String: [String: Any]] = [:]
         func settled() -> Bool {
             expected.longRunning.allSatisfy { tasks[$0]?["lastStatus"] as? String == "RUNNING" }

@@ -76,7 +76,7 @@ final class BerthAgentProcess: Sendable {
     /// Waits until the API lists this host as a container instance.
     func waitUntilRegistered(cluster: String) async throws {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
+        let deadline = clock.now + TestEnvironment.loadedWait
         while clock.now < deadline {
             if !process.isRunning { throw WaitTimeout("berth agent exited \(process.terminationStatus): \(logText)") }
             if let listed = try? await AWSCLI.run(
@@ -163,7 +163,7 @@ extension BerthAgentProcess {
     @discardableResult
     func waitForTask(_ arn: String, cluster: String, status: String) async throws -> [String: Any] {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(120)
+        let deadline = clock.now + TestEnvironment.loadedWait
         var last: [String: Any] = [:]
         while clock.now < deadline {
             let (_, data) = try await ECSCall.post(

@@ -34,7 +34,7 @@ struct ControlPlaneDurabilityTests {
 
         func waitUntilAnswering() async throws {
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(30)
+            let deadline = clock.now + TestEnvironment.loadedWait
             while clock.now < deadline {
                 if let (status, _) = try? await ECSCall.post(endpoint, "ListClusters", "{}"), status == 200 { return }
                 try await Task.sleep(for: .milliseconds(100))
@@ -113,7 +113,7 @@ struct ControlPlaneDurabilityTests {
         }
         // The kill comes at a random moment once writes are flowing, however slow the machine is today.
         let clock = ContinuousClock()
-        let flowing = clock.now + .seconds(30)
+        let flowing = clock.now + TestEnvironment.loadedWait
         while acknowledged.state.withLock({ $0.taskDefinitions.count }) < 5, clock.now < flowing {
             try await Task.sleep(for: .milliseconds(10))
         }

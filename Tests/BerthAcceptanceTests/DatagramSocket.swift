@@ -58,12 +58,12 @@ final class DatagramSocket: Sendable {
         received.withLock { $0.first { String(decoding: $0.datagram, as: UTF8.self).contains(text) }?.at }
     }
 
-    /// Waits (at most `seconds`, looking every 10 ms) until `condition` holds of what has been received;
+    /// Waits (at most `timeout`, looking every 10 ms) until `condition` holds of what has been received;
     /// whether it does.
     @discardableResult
-    func wait(seconds: Int = 60, until condition: () -> Bool) async throws -> Bool {
+    func wait(timeout: Duration = TestEnvironment.loadedWait, until condition: () -> Bool) async throws -> Bool {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(seconds)
+        let deadline = clock.now + timeout
         while !condition(), clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         return condition()
     }

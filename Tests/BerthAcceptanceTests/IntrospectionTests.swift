@@ -89,7 +89,7 @@ struct IntrospectionTests {
             // The introspection API follows the engine: wait for RUNNING there.
             var task: [String: Any] = [:]
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(60)
+            let deadline = clock.now + TestEnvironment.loadedWait
             while clock.now < deadline {
                 task = try await Self.get(agent.introspection + "/v1/tasks?taskarn=\(arn)").json
                 if task["KnownStatus"] as? String == "RUNNING" { break }

@@ -57,12 +57,12 @@ struct ServiceTests {
         _ session: Session,
         cluster: String,
         _ service: String,
-        seconds: Int = 120,
+        timeout: Duration = TestEnvironment.loadedWait,
         each: ([String: Any]) async throws -> Void = { _ in },
         until done: ([String: Any]) -> Bool
     ) async throws -> [String: Any] {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(seconds)
+        let deadline = clock.now + timeout
         var last: [String: Any] = [:]
         while clock.now < deadline {
             last = try await describe(session, cluster: cluster, service)
@@ -419,7 +419,7 @@ struct ServiceTests {
             #expect(stopped["stopCode"] as? String == "ServiceSchedulerInitiated")
             var replacement: [String: Any] = [:]
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(120)
+            let deadline = clock.now + TestEnvironment.loadedWait
             while clock.now < deadline {
                 replacement = try await Self.liveTasks(session, cluster: cluster, "checked").first ?? [:]
                 if replacement["healthStatus"] as? String == "HEALTHY" { break }

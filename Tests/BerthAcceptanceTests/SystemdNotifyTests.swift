@@ -44,7 +44,7 @@ struct SystemdNotifyTests {
         #expect(try await socket.wait { socket.messages.contains { $0.contains("STATUS=0 task(s) running") } })
 
         #expect(await agent.terminate() == 0)
-        let stopping = try await socket.wait(seconds: 10) { socket.messages.contains { $0.hasPrefix("STOPPING=1") } }
+        let stopping = try await socket.wait { socket.messages.contains { $0.hasPrefix("STOPPING=1") } }
         #expect(stopping, "\(socket.messages)")
         done.withLock { $0 = true }
         _ = try? await listener.value

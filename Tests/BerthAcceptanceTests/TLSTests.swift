@@ -67,7 +67,7 @@ struct TLSTests {
         let endpoint = "https://127.0.0.1:\(port)"
         let bundle = ["--ca-bundle", directory.appendingPathComponent("cert.pem").path]
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
+        let deadline = clock.now + TestEnvironment.loadedWait
         var answered = false
         while !answered, clock.now < deadline, process.isRunning {
             answered = try await AWSCLI.run(["ecs", "list-clusters"] + bundle, endpoint: endpoint).status == 0

@@ -55,7 +55,7 @@ struct TaskMetadataTests {
             let sidecar = try #require(containers.first { $0["name"] as? String == "sidecar" })
 
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(60)
+            let deadline = clock.now + TestEnvironment.loadedWait
             while !FileManager.default.fileExists(atPath: output.appendingPathComponent("done").path),
                 clock.now < deadline
             {

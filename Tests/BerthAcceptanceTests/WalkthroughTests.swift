@@ -278,7 +278,7 @@ struct WalkthroughTests {
             let taskArn = try #require((run["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
             try await session.ecs("wait", "tasks-running", "--cluster", Self.cluster, "--tasks", taskArn)
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(60)
+            let deadline = clock.now + TestEnvironment.loadedWait
             var app: [String: Any] = [:]
             while clock.now < deadline {
                 let task = try await session.describeTask(taskArn)

@@ -194,7 +194,7 @@ struct AgentHarness {
     func waitFor(
         _ taskArn: String,
         _ status: BackendStatus,
-        timeout: Duration = .seconds(60)
+        timeout: Duration = TestEnvironment.loadedWait
     ) async throws
         -> RecordingControlPlane.TaskView
     {

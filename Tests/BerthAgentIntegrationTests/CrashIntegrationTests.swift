@@ -205,7 +205,7 @@ struct CrashIntegrationTests {
 
             // Every task reaches STOPPED, with the exit codes its containers had.
             for (arn, containers) in expectations {
-                let view = try await controlPlane.waitForStatus(arn, .stopped, timeout: .seconds(90))
+                let view = try await controlPlane.waitForStatus(arn, .stopped, timeout: TestEnvironment.loadedWait)
                 for (name, code) in containers {
                     let container = try #require(view.containers[name], "\(arn) \(name): \(view)")
                     #expect(container.status == .stopped)
@@ -234,7 +234,7 @@ struct CrashIntegrationTests {
             #expect(seen.values.allSatisfy { $0 == 1 }, "\(seen)")
             // A start dockerd finished after a crash is stopped again by the agent that counts it stopped.
             var stillRunning = listed.filter { $0.state == "running" }
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + TestEnvironment.loadedWait
             while !stillRunning.isEmpty, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(200))
                 stillRunning = try await docker.listContainers(

@@ -144,7 +144,7 @@ struct RecoveryIntegrationTests {
                 let arn = await agent.run([shell("app", "exit 0")])
                 arnBox.withLock { $0 = arn }
                 // The task runs and stops; none of it reaches the control plane.
-                let deadline = ContinuousClock.now + .seconds(30)
+                let deadline = ContinuousClock.now + TestEnvironment.loadedWait
                 while ContinuousClock.now < deadline {
                     if await agent.engine.taskRecords.first(where: { $0.arn == arn })?.isStopped == true { break }
                     try await Task.sleep(for: .milliseconds(50))

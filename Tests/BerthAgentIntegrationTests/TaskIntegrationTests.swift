@@ -315,7 +315,7 @@ struct TaskIntegrationTests {
             let arn = await agent.run([app], volumes: [BerthModel.Volume(name: "scratch")])
             let stopped = try await agent.waitFor(arn, .stopped)
             let id = try agent.dockerID(stopped, "app")
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + TestEnvironment.loadedWait
             while await agent.engine.taskRecords.contains(where: { $0.arn == arn }), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
             }

@@ -20,7 +20,7 @@ func uniqueName(_ prefix: String) -> String {
 
 extension DockerEngineClient {
     /// Polls until the container is no longer running, and returns its final state.
-    func waitUntilExited(_ id: String, timeout: Duration = .seconds(60)) async throws -> ContainerState {
+    func waitUntilExited(_ id: String, timeout: Duration = TestEnvironment.loadedWait) async throws -> ContainerState {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let state = try await inspectContainer(id).state
