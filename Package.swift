@@ -66,7 +66,7 @@ let package = Package(
         // implementation for the embedded control plane.
         .target(
             name: "BerthAgentChannel",
-            dependencies: ["BerthModel"],
+            dependencies: ["BerthModel", "DockerEngine"],
             swiftSettings: strictSettings
         ),
         // The task engine: per-task state machines, dependency ordering, images, Docker events, state-change

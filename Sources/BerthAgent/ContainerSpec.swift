@@ -96,6 +96,7 @@ public enum ContainerSpec {
         if networkMode == .bridge { configuration.hostname = definition.hostname }
         configuration.tty = definition.pseudoTerminal
         configuration.openStdin = definition.interactive
+        configuration.networkDisabled = definition.disableNetworking
         configuration.stopTimeout = definition.stopTimeout
         var labels = definition.dockerLabels ?? [:]
         labels[Label.taskArn] = record.arn

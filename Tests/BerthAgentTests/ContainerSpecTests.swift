@@ -5,9 +5,13 @@ import Testing
 
 @Suite("Container definition to Docker create request")
 struct ContainerSpecTests {
-    static func record(environment: [KeyValuePair]? = nil) -> TaskRecord {
+    static func record(
+        environment: [KeyValuePair]? = nil,
+        _ adjust: (inout ContainerDefinition) -> Void = { _ in }
+    ) -> TaskRecord {
         var definition = ContainerDefinition(name: "app", image: "busybox")
         definition.environment = environment
+        adjust(&definition)
         var record = TaskRecord(
             payload: TaskStateMachineTests.payload([definition]),
             receivedAt: Timestamp(secondsSinceEpoch: 0)
@@ -28,6 +32,35 @@ struct ContainerSpecTests {
             metadataEndpoint: endpoint.map { .init(url: $0, reachableFromBridge: reachableFromBridge) }
         )
         return try ContainerSpec.createRequest(for: "app", of: record, context: context).configuration.env ?? []
+    }
+
+    @Test("the definition's Docker-only options reach Config and HostConfig; disableNetworking is NetworkDisabled")
+    func dockerOptions() throws {
+        let record = Self.record {
+            $0.disableNetworking = true
+            $0.user = "nobody"
+            $0.pseudoTerminal = true
+            $0.readonlyRootFilesystem = true
+            $0.ulimits = [Ulimit(name: "nofile", softLimit: 1024, hardLimit: 2048)]
+            $0.healthCheck = HealthCheck(command: ["CMD-SHELL", "true"], interval: 7)
+        }
+        let request = try ContainerSpec.createRequest(
+            for: "app",
+            of: record,
+            context: ContainerSpec.Context(cluster: "default", region: "us-east-1")
+        )
+        #expect(request.configuration.networkDisabled == true)
+        #expect(request.configuration.user == "nobody")
+        #expect(request.configuration.tty == true)
+        #expect(request.configuration.healthcheck?.interval == .seconds(7))
+        #expect(request.hostConfiguration.readonlyRootfs == true)
+        #expect(request.hostConfiguration.ulimits == [DockerEngine.Ulimit(name: "nofile", soft: 1024, hard: 2048)])
+        let unset = try ContainerSpec.createRequest(
+            for: "app",
+            of: Self.record(),
+            context: ContainerSpec.Context(cluster: "default", region: "us-east-1")
+        )
+        #expect(unset.configuration.networkDisabled == nil)
     }
 
     @Test("each container is told its own task metadata URLs, v4 and v3, under the endpoint the agent serves")

@@ -1,4 +1,5 @@
 import BerthModel
+import DockerEngine
 import Foundation
 
 /// `DockerConfig` of a payload's container: the options of a container definition that only Docker knows
@@ -17,53 +18,68 @@ public struct ACSDockerConfig: Sendable, Hashable, Codable {
 
     /// The definition's Docker-only options; nil when it has none.
     init?(_ definition: ContainerDefinition) {
-        let config = DockerCreateConfig(
-            hostname: definition.hostname,
-            user: definition.user,
-            workingDirectory: definition.workingDirectory,
-            networkDisabled: definition.disableNetworking,
-            labels: definition.dockerLabels,
-            healthcheck: definition.healthCheck.map(DockerHealthcheck.init),
-            tty: definition.pseudoTerminal,
-            openStdin: definition.interactive
-        )
-        let hostConfig = DockerHostConfig(
-            readonlyRootfs: definition.readonlyRootFilesystem,
-            dns: definition.dnsServers,
-            dnsSearch: definition.dnsSearchDomains,
-            extraHosts: definition.extraHosts?.map { "\($0.hostname):\($0.ipAddress)" },
-            securityOptions: definition.dockerSecurityOptions,
-            ulimits: definition.ulimits?.map { DockerUlimit(name: $0.name, soft: $0.softLimit, hard: $0.hardLimit) },
-            logConfig: definition.logConfiguration.map {
-                DockerLogConfig(type: $0.logDriver.rawValue, config: $0.options)
-            },
-            sysctls: definition.systemControls.map { controls in
-                Dictionary(controls.map { ($0.namespace, $0.value) }, uniquingKeysWith: { _, last in last })
-            },
-            memoryReservation: definition.memoryReservation.map { Int64($0) * 1_048_576 }
-        )
-        guard config != DockerCreateConfig() || hostConfig != DockerHostConfig() else { return nil }
-        self.init(
-            config: config == DockerCreateConfig() ? nil : Self.json(config),
-            hostConfig: hostConfig == DockerHostConfig() ? nil : Self.json(hostConfig)
-        )
+        var config = ContainerConfiguration()
+        config.hostname = definition.hostname
+        config.user = definition.user
+        config.workingDir = definition.workingDirectory
+        config.networkDisabled = definition.disableNetworking
+        config.labels = definition.dockerLabels
+        config.healthcheck = definition.healthCheck.map {
+            DockerEngine.HealthCheck(
+                test: $0.command,
+                interval: $0.interval.map { .seconds($0) },
+                timeout: $0.timeout.map { .seconds($0) },
+                retries: $0.retries,
+                startPeriod: $0.startPeriod.map { .seconds($0) }
+            )
+        }
+        config.tty = definition.pseudoTerminal
+        config.openStdin = definition.interactive
+        var hostConfig = HostConfiguration()
+        hostConfig.readonlyRootfs = definition.readonlyRootFilesystem
+        hostConfig.dns = definition.dnsServers
+        hostConfig.dnsSearch = definition.dnsSearchDomains
+        hostConfig.extraHosts = definition.extraHosts?.map { "\($0.hostname):\($0.ipAddress)" }
+        hostConfig.securityOpt = definition.dockerSecurityOptions
+        hostConfig.ulimits = definition.ulimits?.map {
+            DockerEngine.Ulimit(name: $0.name, soft: Int64($0.softLimit), hard: Int64($0.hardLimit))
+        }
+        hostConfig.logConfig = definition.logConfiguration.map {
+            DockerEngine.LogConfiguration(type: $0.logDriver.rawValue, config: $0.options)
+        }
+        hostConfig.sysctls = definition.systemControls.map { controls in
+            Dictionary(controls.map { ($0.namespace, $0.value) }, uniquingKeysWith: { _, last in last })
+        }
+        hostConfig.memoryReservation = definition.memoryReservation.map { Int64($0) * 1_048_576 }
+        let noConfig = config == ContainerConfiguration()
+        let noHostConfig = hostConfig == HostConfiguration()
+        guard !noConfig || !noHostConfig else { return nil }
+        self.init(config: noConfig ? nil : Self.json(config), hostConfig: noHostConfig ? nil : Self.json(hostConfig))
     }
 
     /// Sets the options `config` and `hostConfig` carry on `definition`; the error names the member.
     func apply(to definition: inout ContainerDefinition) throws(ControlPlaneError) {
         if let text = config, !text.isEmpty {
-            let config: DockerCreateConfig = try Self.decode(text, member: "config")
+            let config: ContainerConfiguration = try Self.decode(text, member: "config")
             definition.hostname = config.hostname
             definition.user = config.user
-            definition.workingDirectory = config.workingDirectory
+            definition.workingDirectory = config.workingDir
             definition.disableNetworking = config.networkDisabled
             definition.dockerLabels = config.labels
-            definition.healthCheck = config.healthcheck.map(\.healthCheck)
+            definition.healthCheck = config.healthcheck.map {
+                BerthModel.HealthCheck(
+                    command: $0.test,
+                    interval: $0.interval.map(Self.wholeSeconds),
+                    timeout: $0.timeout.map(Self.wholeSeconds),
+                    retries: $0.retries,
+                    startPeriod: $0.startPeriod.map(Self.wholeSeconds)
+                )
+            }
             definition.pseudoTerminal = config.tty
             definition.interactive = config.openStdin
         }
         if let text = hostConfig, !text.isEmpty {
-            let hostConfig: DockerHostConfig = try Self.decode(text, member: "hostConfig")
+            let hostConfig: HostConfiguration = try Self.decode(text, member: "hostConfig")
             definition.readonlyRootFilesystem = hostConfig.readonlyRootfs
             definition.dnsServers = hostConfig.dns
             definition.dnsSearchDomains = hostConfig.dnsSearch
@@ -86,9 +102,9 @@ public struct ACSDockerConfig: Sendable, Hashable, Codable {
                 }
                 definition.extraHosts = entries
             }
-            definition.dockerSecurityOptions = hostConfig.securityOptions
+            definition.dockerSecurityOptions = hostConfig.securityOpt
             definition.ulimits = hostConfig.ulimits?.map {
-                Ulimit(name: $0.name, softLimit: $0.soft, hardLimit: $0.hard)
+                BerthModel.Ulimit(name: $0.name, softLimit: Int(clamping: $0.soft), hardLimit: Int(clamping: $0.hard))
             }
             if let log = hostConfig.logConfig {
                 guard let driver = LoggingDriver(rawValue: log.type) else {
@@ -97,7 +113,7 @@ public struct ACSDockerConfig: Sendable, Hashable, Codable {
                         "hostConfig: LogConfig.Type: \"\(log.type)\" is not a logging driver this agent knows"
                     )
                 }
-                definition.logConfiguration = LogConfiguration(logDriver: driver, options: log.config)
+                definition.logConfiguration = BerthModel.LogConfiguration(logDriver: driver, options: log.config)
             }
             definition.systemControls = hostConfig.sysctls.map { controls in
                 controls.sorted { $0.key < $1.key }.map { SystemControl(namespace: $0.key, value: $0.value) }
@@ -109,6 +125,11 @@ public struct ACSDockerConfig: Sendable, Hashable, Codable {
                 definition.memoryReservation = Int(bytes / 1_048_576)
             }
         }
+    }
+
+    /// ECS counts health check times in whole seconds; the Engine API in nanoseconds.
+    private static func wholeSeconds(_ duration: Duration) -> Int {
+        Int(clamping: duration.components.seconds)
     }
 
     private static func json(_ value: some Encodable) -> String {
@@ -124,113 +145,5 @@ public struct ACSDockerConfig: Sendable, Hashable, Codable {
         } catch {
             throw ControlPlaneError(.badFrame, "\(member): \(ACSDecodingFailure.describe(error))")
         }
-    }
-}
-
-// The Engine API's members, under the names dockerd gives them.
-
-private struct DockerCreateConfig: Codable, Equatable {
-    var hostname: String?
-    var user: String?
-    var workingDirectory: String?
-    var networkDisabled: Bool?
-    var labels: [String: String]?
-    var healthcheck: DockerHealthcheck?
-    var tty: Bool?
-    var openStdin: Bool?
-
-    enum CodingKeys: String, CodingKey {
-        case hostname = "Hostname"
-        case user = "User"
-        case workingDirectory = "WorkingDir"
-        case networkDisabled = "NetworkDisabled"
-        case labels = "Labels"
-        case healthcheck = "Healthcheck"
-        case tty = "Tty"
-        case openStdin = "OpenStdin"
-    }
-}
-
-private struct DockerHealthcheck: Codable, Equatable {
-    var test: [String]
-    /// Nanoseconds, as the Engine API counts them.
-    var interval: Int64?
-    var timeout: Int64?
-    var retries: Int?
-    var startPeriod: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case test = "Test"
-        case interval = "Interval"
-        case timeout = "Timeout"
-        case retries = "Retries"
-        case startPeriod = "StartPeriod"
-    }
-
-    private static let nanosecondsPerSecond: Int64 = 1_000_000_000
-
-    init(_ check: HealthCheck) {
-        test = check.command
-        interval = check.interval.map { Int64($0) * Self.nanosecondsPerSecond }
-        timeout = check.timeout.map { Int64($0) * Self.nanosecondsPerSecond }
-        retries = check.retries
-        startPeriod = check.startPeriod.map { Int64($0) * Self.nanosecondsPerSecond }
-    }
-
-    var healthCheck: HealthCheck {
-        HealthCheck(
-            command: test,
-            interval: interval.map { Int($0 / Self.nanosecondsPerSecond) },
-            timeout: timeout.map { Int($0 / Self.nanosecondsPerSecond) },
-            retries: retries,
-            startPeriod: startPeriod.map { Int($0 / Self.nanosecondsPerSecond) }
-        )
-    }
-}
-
-private struct DockerHostConfig: Codable, Equatable {
-    var readonlyRootfs: Bool?
-    var dns: [String]?
-    var dnsSearch: [String]?
-    var extraHosts: [String]?
-    var securityOptions: [String]?
-    var ulimits: [DockerUlimit]?
-    var logConfig: DockerLogConfig?
-    var sysctls: [String: String]?
-    /// Bytes.
-    var memoryReservation: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case readonlyRootfs = "ReadonlyRootfs"
-        case dns = "Dns"
-        case dnsSearch = "DnsSearch"
-        case extraHosts = "ExtraHosts"
-        case securityOptions = "SecurityOpt"
-        case ulimits = "Ulimits"
-        case logConfig = "LogConfig"
-        case sysctls = "Sysctls"
-        case memoryReservation = "MemoryReservation"
-    }
-}
-
-private struct DockerUlimit: Codable, Equatable {
-    var name: String
-    var soft: Int
-    var hard: Int
-
-    enum CodingKeys: String, CodingKey {
-        case name = "Name"
-        case soft = "Soft"
-        case hard = "Hard"
-    }
-}
-
-private struct DockerLogConfig: Codable, Equatable {
-    var type: String
-    var config: [String: String]?
-
-    enum CodingKeys: String, CodingKey {
-        case type = "Type"
-        case config = "Config"
     }
 }

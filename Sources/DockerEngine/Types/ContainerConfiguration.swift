@@ -18,6 +18,8 @@ public struct ContainerConfiguration: Sendable, Hashable, Codable {
     public var stopTimeout: Int?
     public var tty: Bool?
     public var openStdin: Bool?
+    /// No network at all: the container gets only a loopback interface.
+    public var networkDisabled: Bool?
     /// Anonymous volumes: container paths that get a fresh volume.
     public var volumes: Set<String>?
 
@@ -41,6 +43,7 @@ public struct ContainerConfiguration: Sendable, Hashable, Codable {
         case stopTimeout = "StopTimeout"
         case tty = "Tty"
         case openStdin = "OpenStdin"
+        case networkDisabled = "NetworkDisabled"
         case volumes = "Volumes"
     }
 
@@ -62,6 +65,7 @@ public struct ContainerConfiguration: Sendable, Hashable, Codable {
         stopTimeout = try container.decodeIfPresent(Int.self, forKey: .stopTimeout)
         tty = try container.decodeIfPresent(Bool.self, forKey: .tty)
         openStdin = try container.decodeIfPresent(Bool.self, forKey: .openStdin)
+        networkDisabled = try container.decodeIfPresent(Bool.self, forKey: .networkDisabled)
         volumes = try container.decodeIfPresent([String: EmptyObject].self, forKey: .volumes).map { Set($0.keys) }
     }
 
@@ -85,6 +89,7 @@ public struct ContainerConfiguration: Sendable, Hashable, Codable {
         try container.encodeIfPresent(stopTimeout, forKey: .stopTimeout)
         try container.encodeIfPresent(tty, forKey: .tty)
         try container.encodeIfPresent(openStdin, forKey: .openStdin)
+        try container.encodeIfPresent(networkDisabled, forKey: .networkDisabled)
         try container.encodeIfPresent(
             volumes.map { Dictionary(uniqueKeysWithValues: $0.map { ($0, EmptyObject()) }) },
             forKey: .volumes
