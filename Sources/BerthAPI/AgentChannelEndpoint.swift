@@ -116,17 +116,13 @@ public struct AgentChannelEndpoint: Sendable {
         let query = components?.percentEncodedQuery ?? ""
         var accessKeyID: String?
         if let verifier {
-            var headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
-            if let authority = head.authority, !headers.contains(where: { $0.name == "host" }) {
-                headers.append((name: "host", value: authority))
-            }
             do {
                 accessKeyID =
                     try verifier.verify(
                         method: head.method.rawValue,
                         path: components?.percentEncodedPath ?? Self.path,
                         query: query,
-                        headers: headers,
+                        headers: head.signableHeaders,
                         body: Data()
                     ).accessKeyID
             } catch {
@@ -259,7 +255,7 @@ public struct AgentChannelEndpoint: Sendable {
         _ verification: ACSTaskStopVerificationMessage,
         session: WebSocketAgentSession
     ) async -> ACSTaskStopVerificationAck {
-        let generatedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        let generatedAt = ACSMessage.millisecondsSinceEpoch()
         guard verification.messageId == session.latestManifestID() else {
             return ACSTaskStopVerificationAck(
                 messageId: verification.messageId,
@@ -354,7 +350,7 @@ final class WebSocketAgentSession: AgentSession {
             clusterArn: peer.clusterArn,
             containerInstanceArn: peer.instanceArn,
             seqNum: sequence,
-            generatedAt: Int64(Date().timeIntervalSince1970 * 1000)
+            generatedAt: ACSMessage.millisecondsSinceEpoch()
         )
         return await send(.payload(frame))
     }
@@ -380,7 +376,7 @@ final class WebSocketAgentSession: AgentSession {
 
     /// Sends a TaskManifestMessage of `entries`; stop verifications answer the latest one only.
     func sendManifest(_ entries: [ManifestEntry]) async {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = ACSMessage.millisecondsSinceEpoch()
         let (messageID, timeline) = state.withLock { state -> (String, Int64) in
             state.manifestTimeline = max(now, state.manifestTimeline + 1)
             let messageID = UUID().uuidString.lowercased()

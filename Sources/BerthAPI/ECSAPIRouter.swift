@@ -116,17 +116,12 @@ public enum ECSAPIRouter {
     ) throws(APIError)
         -> SigV4Verifier.Caller
     {
-        var headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
-        // HTTP/1's Host header arrives as the request's authority.
-        if let authority = request.head.authority, !headers.contains(where: { $0.name == "host" }) {
-            headers.append((name: "host", value: authority))
-        }
         do {
             return try verifier.verify(
                 method: request.method.rawValue,
                 path: request.uri.path,
                 query: request.uri.query ?? "",
-                headers: headers,
+                headers: request.head.signableHeaders,
                 body: body
             )
         } catch {

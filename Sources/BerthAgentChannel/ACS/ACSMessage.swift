@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One text frame of the payload channel, as the ECS agent communication service (ACS) frames it:
 /// `{"type": "<ShapeName>", "message": {…}}`, the shape names and members those of the ECS agent's
@@ -95,6 +95,11 @@ public enum ACSMessage: Sendable, Hashable {
         case "ErrorMessage": return .error(try message(of: type, in: data))
         default: return nil
         }
+    }
+
+    /// A time as ACS messages carry it (`generatedAt`, `timeline`): milliseconds since 1970.
+    public static func millisecondsSinceEpoch(_ date: Date = Date()) -> Int64 {
+        Int64(date.timeIntervalSince1970 * 1000)
     }
 
     private static func message<Message: Codable>(
