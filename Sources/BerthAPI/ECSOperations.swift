@@ -300,12 +300,13 @@ struct ECSOperations: Sendable {
         "StopTask": op { (plane, input: StopTaskRequest) in
             ["task": TaskView(try await plane.stopTask(input.task, cluster: input.cluster, reason: input.reason))]
         },
-        "SubmitTaskStateChange": op { (plane, input: SubmitTaskStateChangeRequest) in
-            let containers = (input.containers ?? []).compactMap { change -> ContainerStateChange? in
+        "SubmitTaskStateChange": signedOp { (plane, input: SubmitTaskStateChangeRequest, caller) in
+            var containers: [ContainerStateChange] = []
+            for change in input.containers ?? [] {
                 guard let name = change.containerName, let status = change.status.flatMap(BackendStatus.init) else {
-                    return nil
+                    continue
                 }
-                return ContainerStateChange(
+                var container = ContainerStateChange(
                     containerName: name,
                     runtimeId: change.runtimeId,
                     status: status,
@@ -314,6 +315,44 @@ struct ECSOperations: Sendable {
                     networkBindings: change.networkBindings,
                     imageDigest: change.imageDigest
                 )
+                if let health = change.healthStatus {
+                    guard let parsed = HealthStatus(rawValue: health) else {
+                        throw ClusterError(.invalidParameter, "healthStatus must be HEALTHY, UNHEALTHY or UNKNOWN.")
+                    }
+                    container.healthStatus = parsed
+                }
+                containers.append(container)
+            }
+            if let sequence = input.sequence {
+                guard let task = input.task, let status = input.status.flatMap(BackendStatus.init),
+                    let reportedAt = input.reportedAt
+                else {
+                    throw ClusterError(
+                        .invalidParameter,
+                        "An agent's report needs a task, reportedAt and a status of PENDING, RUNNING or STOPPED."
+                    )
+                }
+                var stopCode: TaskStopCode?
+                if let code = input.stopCode {
+                    guard let parsed = TaskStopCode(rawValue: code) else {
+                        throw ClusterError(.invalidParameter, "stopCode '\(code)' is not a TaskStopCode.")
+                    }
+                    stopCode = parsed
+                }
+                let change = TaskStateChange(
+                    taskArn: task,
+                    sequence: sequence,
+                    status: status,
+                    reason: input.reason,
+                    stopCode: stopCode,
+                    at: reportedAt,
+                    pullStartedAt: input.pullStartedAt,
+                    pullStoppedAt: input.pullStoppedAt,
+                    executionStoppedAt: input.executionStoppedAt,
+                    containers: containers
+                )
+                try await plane.agentReported(change, cluster: input.cluster, caller: caller)
+                return ["acknowledgment": "ACK"]
             }
             try await plane.submitExternalStateChange(
                 task: input.task,

@@ -149,6 +149,8 @@ struct ContainerStateChangeInput: Decodable {
     var reason: String?
     var status: String?
     var imageDigest: String?
+    /// Berth's agent only (not in the ECS model): the container's health as Docker reports it.
+    var healthStatus: String?
 }
 
 struct SubmitTaskStateChangeRequest: Decodable {
@@ -160,6 +162,13 @@ struct SubmitTaskStateChangeRequest: Decodable {
     var pullStartedAt: Timestamp?
     var pullStoppedAt: Timestamp?
     var executionStoppedAt: Timestamp?
+    /// Berth's agent only (not in the ECS model): the agent's number for this change of the task, which
+    /// makes the report an agent's, ordered and folded as the in-process channel's are.
+    var sequence: Int?
+    /// Berth's agent only: when the change happened on the host.
+    var reportedAt: Timestamp?
+    /// Berth's agent only: why the task stopped, as ECS's TaskStopCode.
+    var stopCode: String?
 }
 
 struct SubmitContainerStateChangeRequest: Decodable {

@@ -306,6 +306,35 @@ extension ControlPlane {
 }
 
 extension ControlPlane {
+    /// A remote agent's report through the signed API (SubmitTaskStateChange with the agent's sequence
+    /// number): folded exactly as an in-process agent's, numbered, and only for a task placed on an instance
+    /// the caller registered, so one host can never report for another's tasks.
+    public func agentReported(
+        _ change: TaskStateChange,
+        cluster clusterReference: String?,
+        caller: String?
+    ) async throws(ClusterError) {
+        let cluster = try cluster(clusterReference)
+        guard let task = task(change.taskArn, in: cluster) else {
+            throw ClusterError.invalid("The referenced task was not found.")
+        }
+        if let owner = instances[task.containerInstanceArn]?.value.registeredBy, owner != caller {
+            throw ClusterError(
+                .accessDenied,
+                "Task \(task.taskArn) runs on a container instance registered with other credentials."
+            )
+        }
+        var change = change
+        change.taskArn = task.taskArn
+        do {
+            try await fold(change, instanceArn: task.containerInstanceArn, sequenced: true)
+        } catch {
+            throw ClusterError(error.code == .unavailable ? .server : .invalidParameter, error.message)
+        }
+    }
+}
+
+extension ControlPlane {
     /// A task's health, as ECS derives it from its essential containers with health checks: UNHEALTHY when
     /// any is, HEALTHY when all are, UNKNOWN otherwise; nil when none has a health check.
     static func taskHealth(_ containers: [TaskContainer]) -> HealthStatus? {
