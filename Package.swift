@@ -113,6 +113,25 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // The agent's side of the network channel to `berth control-plane`: the signed ECS API for registration
+        // and state changes, the ACS WebSocket for payloads. What an agent needs only; no server, no state.
+        .target(
+            name: "BerthRemoteChannel",
+            dependencies: [
+                "BerthAgentChannel",
+                "BerthModel",
+                "SigV4",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // HTTP: the ECS JSON 1.1 API (Hummingbird), validated against the model's shapes.
         .target(
             name: "BerthAPI",
@@ -376,6 +395,22 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The agent channel's contract, in process and over the network against a live control plane.
+        .testTarget(
+            name: "BerthRemoteChannelTests",
+            dependencies: [
+                "BerthAPI",
+                "BerthAgentChannel",
+                "BerthControlPlane",
+                "BerthModel",
+                "BerthRemoteChannel",
+                "SigV4",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

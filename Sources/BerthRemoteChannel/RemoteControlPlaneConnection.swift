@@ -1,0 +1,500 @@
+import AsyncHTTPClient
+public import BerthAgentChannel
+public import BerthModel
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+public import Logging
+import NIOCore
+import NIOHTTP1
+public import NIOSSL
+import NIOWebSocket
+import SigV4
+import Synchronization
+
+/// The agent channel to a `berth control-plane` over the network, as the ECS agent speaks to ECS:
+/// registration and state changes through the signed ECS API, payloads over the ACS WebSocket at the
+/// endpoint DiscoverPollEndpoint names. The engine sees the same ``ControlPlaneConnection`` as in process.
+public final class RemoteControlPlaneConnection: ControlPlaneConnection {
+    /// The channel's clocks (the ECS agent's; shorter in tests).
+    public struct Timing: Sendable {
+        /// A channel with no frame at all for this long (plus up to `silenceJitter`) is closed: the control
+        /// plane heartbeats an idle channel every 20 s, so silence means the path is dead.
+        public var silenceBeforeClose: Duration = .seconds(60)
+        public var silenceJitter: Duration = .seconds(60)
+        /// Every channel is closed cleanly after this long (plus up to `lifetimeJitter`) and opened again,
+        /// so agents spread over a control plane's replicas as they come and go.
+        public var connectionLifetime: Duration = .seconds(30 * 60)
+        public var lifetimeJitter: Duration = .seconds(5 * 60)
+
+        public init() {}
+    }
+
+    /// What the agent says of itself in the channel's query.
+    public struct AgentIdentity: Sendable {
+        public var agentVersion: String
+        public var agentHash: String?
+        public var dockerVersion: String?
+
+        public init(agentVersion: String, agentHash: String? = nil, dockerVersion: String? = nil) {
+            self.agentVersion = agentVersion
+            self.agentHash = agentHash
+            self.dockerVersion = dockerVersion
+        }
+    }
+
+    let api: SignedECSClient
+    let tls: TLSConfiguration?
+    let identity: AgentIdentity
+    let timing: Timing
+    let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        /// The cluster each registered instance belongs to, from its registration.
+        var clusterArns: [String: String] = [:]
+        /// The open channel: where acknowledgements are written.
+        var channel: OpenChannel?
+        var nextChannelID = 0
+    }
+
+    private struct OpenChannel {
+        var id: Int
+        var instanceArn: String
+        var clusterArn: String?
+        var outbound: WebSocketOutboundWriter
+    }
+
+    public init(
+        api: SignedECSClient,
+        tls: TLSConfiguration?,
+        identity: AgentIdentity,
+        timing: Timing = Timing(),
+        logger: Logger
+    ) {
+        self.api = api
+        self.tls = tls
+        self.identity = identity
+        self.timing = timing
+        self.logger = logger
+    }
+
+    // MARK: The signed API
+
+    public func register(_ registration: InstanceRegistration) async throws(ControlPlaneError) -> RegisteredInstance {
+        struct Answer: Decodable {
+            struct Instance: Decodable { var containerInstanceArn: String }
+            var containerInstance: Instance
+        }
+        let answer: Answer
+        do {
+            answer = try await api.call("RegisterContainerInstance", registration, answer: Answer.self)
+        } catch let error where error.code == .invalidRequest && error.message.contains("Cluster not found") {
+            // The control plane answers an unknown cluster as ECS does (ClientException); the engine needs
+            // to know that is what it is.
+            throw ControlPlaneError(.clusterNotFound, error.message)
+        }
+        let arn = answer.containerInstance.containerInstanceArn
+        guard let clusterArn = Self.clusterArn(ofInstance: arn) else {
+            throw ControlPlaneError(.unavailable, "RegisterContainerInstance answered '\(arn)', not an instance ARN")
+        }
+        state.withLock { $0.clusterArns[arn] = clusterArn }
+        return RegisteredInstance(containerInstanceArn: arn, clusterArn: clusterArn)
+    }
+
+    public func submit(_ change: TaskStateChange, instanceArn: String) async throws(ControlPlaneError) {
+        let request = StateChangeRequest(change, cluster: cluster(of: instanceArn))
+        _ = try await api.call("SubmitTaskStateChange", request)
+    }
+
+    /// Liveness is the payload channel's own: the control plane heartbeats it and the agent answers each
+    /// heartbeat as it reads it. Nothing goes over the API; a closed channel is reopened by `connect`.
+    public func heartbeat(instanceArn: String) async throws(ControlPlaneError) {}
+
+    public func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
+        guard let channel = state.withLock({ $0.channel }), channel.instanceArn == instanceArn else {
+            throw ControlPlaneError(.unavailable, "the payload channel is closed; the payload will come again")
+        }
+        let ack = ACSAckRequest(cluster: channel.clusterArn, containerInstance: instanceArn, messageId: messageID)
+        do {
+            try await channel.outbound.writeTextMessage(ACSMessage.ack(ack).frame())
+        } catch {
+            throw ControlPlaneError(.unavailable, "cannot write to the payload channel: \(error)")
+        }
+    }
+
+    // MARK: The payload channel
+
+    public func connect(instanceArn: String) async throws(ControlPlaneError) -> AsyncStream<PayloadMessage> {
+        let clusterArn = cluster(of: instanceArn)
+        let url = try await channelURL(instanceArn: instanceArn, clusterArn: clusterArn)
+        let (stream, continuation) = AsyncStream.makeStream(of: PayloadMessage.self, bufferingPolicy: .unbounded)
+        let opened = OpenedSignal()
+        let channelTask = Task {
+            do {
+                try await self.run(url: url, instanceArn: instanceArn, continuation: continuation, opened: opened)
+            } catch {
+                opened.fail(await self.refusal(url: url, error: error))
+            }
+            opened.fail(ControlPlaneError(.unavailable, "the payload channel closed before it opened"))
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in channelTask.cancel() }
+        do {
+            try await opened.wait()
+        } catch {
+            channelTask.cancel()
+            throw error
+        }
+        return stream
+    }
+
+    /// Runs one WebSocket connection until it closes.
+    private func run(
+        url: String,
+        instanceArn: String,
+        continuation: AsyncStream<PayloadMessage>.Continuation,
+        opened: OpenedSignal
+    ) async throws {
+        let configuration = WebSocketClientConfiguration(
+            maxFrameSize: ACSMessage.maximumFrameSize,
+            additionalHeaders: signedHeaders(url: url)
+        )
+        let timing = self.timing
+        let logger = self.logger
+        try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: logger)
+        {
+            inbound,
+            outbound,
+            _ in
+            let id = self.state.withLock { state -> Int in
+                state.nextChannelID += 1
+                state.channel = OpenChannel(
+                    id: state.nextChannelID,
+                    instanceArn: instanceArn,
+                    clusterArn: state.clusterArns[instanceArn],
+                    outbound: outbound
+                )
+                return state.nextChannelID
+            }
+            defer { self.state.withLock { if $0.channel?.id == id { $0.channel = nil } } }
+            opened.succeed()
+            logger.info("Payload channel open", metadata: ["url": "\(url.prefix { $0 != "?" })"])
+            let lastFrame = LastFrame()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await Self.watch(lastFrame: lastFrame, outbound: outbound, timing: timing, logger: logger)
+                }
+                for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
+                    lastFrame.touch()
+                    guard case .text(let text) = message else { continue }
+                    guard
+                        try await self.handle(frame: text, outbound: outbound, continuation: continuation, id: id)
+                    else { break }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Closes a channel that went silent or lived its time.
+    private static func watch(
+        lastFrame: LastFrame,
+        outbound: WebSocketOutboundWriter,
+        timing: Timing,
+        logger: Logger
+    ) async throws {
+        let opened = ContinuousClock.now
+        let silence = timing.silenceBeforeClose + jitter(upTo: timing.silenceJitter)
+        let lifetime = timing.connectionLifetime + jitter(upTo: timing.lifetimeJitter)
+        let tick = min(silence, lifetime) / 10
+        while true {
+            try await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            if now - lastFrame.instant > silence {
+                logger.warning(
+                    "The payload channel has been silent too long; reconnecting",
+                    metadata: ["silence": "\(silence)"]
+                )
+                try await outbound.close(.goingAway, reason: "silent")
+                return
+            }
+            if now - opened > lifetime {
+                logger.info("Recycling the payload channel", metadata: ["lifetime": "\(lifetime)"])
+                try await outbound.close(.normalClosure, reason: "ConnectionExpired")
+                return
+            }
+        }
+    }
+
+    /// Handles one frame; false when the channel is to close.
+    private func handle(
+        frame text: String,
+        outbound: WebSocketOutboundWriter,
+        continuation: AsyncStream<PayloadMessage>.Continuation,
+        id: Int
+    ) async throws -> Bool {
+        let message: ACSMessage?
+        do {
+            message = try ACSMessage.parse(text)
+        } catch {
+            logger.warning("Dropped a frame of the payload channel", metadata: ["error": "\(error)"])
+            return true
+        }
+        switch message {
+        case .payload(let payload):
+            do {
+                let converted = try payload.payloadMessage()
+                if let clusterArn = payload.clusterArn {
+                    state.withLock { if $0.channel?.id == id { $0.channel?.clusterArn = clusterArn } }
+                }
+                continuation.yield(converted)
+            } catch {
+                // Not acknowledged: the control plane sends it again, and the log says why it was not taken.
+                logger.error(
+                    "A payload could not be read",
+                    metadata: ["message.id": "\(payload.messageId)", "error": "\(error)"]
+                )
+            }
+        case .heartbeat(let heartbeat):
+            try await outbound.writeTextMessage(
+                ACSMessage.heartbeatAck(ACSHeartbeatAckRequest(messageId: heartbeat.messageId)).frame()
+            )
+        case .close(let close):
+            logger.info("The control plane closes the payload channel", metadata: ["reason": "\(close.message ?? "")"])
+            try await outbound.close(.normalClosure, reason: nil)
+            return false
+        case .error(let error):
+            logger.warning(
+                "The control plane reported an error on the payload channel",
+                metadata: ["error": "\(error.message ?? "")"]
+            )
+        case .taskManifest(let manifest):
+            logger.debug("Task manifest received", metadata: ["tasks": "\(manifest.tasks.count)"])
+        case .taskStopVerificationAck, .ack, .nack, .heartbeatAck, .taskStopVerification, nil:
+            break
+        }
+        return true
+    }
+
+    /// The channel's URL: DiscoverPollEndpoint's answer, unless it names no host this agent can reach (a
+    /// control plane listening on 0.0.0.0 says so), then the API's own address.
+    private func channelURL(instanceArn: String, clusterArn: String) async throws(ControlPlaneError) -> String {
+        struct Request: Encodable {
+            var containerInstance: String
+            var cluster: String
+        }
+        struct Answer: Decodable { var endpoint: String? }
+        var base = api.baseURL
+        do {
+            let answer = try await api.call(
+                "DiscoverPollEndpoint",
+                Request(containerInstance: instanceArn, cluster: clusterArn),
+                answer: Answer.self
+            )
+            if let endpoint = answer.endpoint.flatMap(URL.init(string:)), let host = endpoint.host,
+                !["", "0.0.0.0", "::", "[::]"].contains(host), endpoint.port != 0
+            {
+                base = endpoint
+            }
+        } catch let error where !error.isTransient {
+            throw error
+        } catch {
+            logger.info("DiscoverPollEndpoint failed; using the API's address", metadata: ["error": "\(error)"])
+        }
+        var components = URLComponents(url: base, resolvingAgainstBaseURL: false) ?? URLComponents()
+        components.scheme = base.scheme == "https" ? "wss" : "ws"
+        components.path = "/ws"
+        let items: [(String, String)] = [
+            ("agentHash", identity.agentHash ?? ""), ("agentVersion", identity.agentVersion),
+            ("clusterArn", clusterArn), ("containerInstanceArn", instanceArn),
+            ("dockerVersion", identity.dockerVersion.map { "DockerVersion: \($0)" } ?? ""),
+            ("protocolVersion", "2"), ("sendCredentials", "false"), ("seqNum", "1"),
+        ]
+        components.percentEncodedQuery = items.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+        guard let url = components.string else {
+            throw ControlPlaneError(.invalidRequest, "cannot make the payload channel's URL from \(base)")
+        }
+        return url
+    }
+
+    /// The upgrade request's SigV4 headers: `host` and `x-amz-date` signed, the empty body's hash.
+    private func signedHeaders(url: String) -> HTTPFields {
+        let components = URLComponents(string: url)
+        var host = components?.host ?? ""
+        if host.contains(":") { host = "[\(host)]" }
+        if let port = components?.port { host += ":\(port)" }
+        let signed = api.signer.sign(
+            method: "GET",
+            path: components?.percentEncodedPath ?? "/ws",
+            query: components?.percentEncodedQuery ?? "",
+            headers: [(name: "host", value: host)],
+            body: Data()
+        )
+        var fields = HTTPFields()
+        for header in signed {
+            if let name = HTTPField.Name(header.name) { fields[name] = header.value }
+        }
+        return fields
+    }
+
+    /// Why an upgrade failed: the control plane writes the reason as `{"<Exception>": "message"}` in the
+    /// body of its refusal, which a WebSocket client does not show, so the same request is made as a plain
+    /// GET to read it.
+    private func refusal(url: String, error: any Error) async -> ControlPlaneError {
+        if let error = error as? ControlPlaneError { return error }
+        guard let failure = error as? WebSocketClientError, failure == .webSocketUpgradeFailed else {
+            return ControlPlaneError(.unavailable, "cannot open the payload channel: \(error)")
+        }
+        let plain = url.replacingOccurrences(of: "wss://", with: "https://").replacingOccurrences(
+            of: "ws://",
+            with: "http://"
+        )
+        var request = HTTPClientRequest(url: plain)
+        for field in signedHeaders(url: url) { request.headers.add(name: field.name.rawName, value: field.value) }
+        do {
+            let response = try await api.httpClient.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 64 * 1024)
+            let refusal = try? JSONDecoder().decode([String: String].self, from: Data(body.readableBytesView))
+            guard let (type, message) = refusal?.first else {
+                return ControlPlaneError(.unavailable, "the payload channel was refused: HTTP \(response.status.code)")
+            }
+            return ControlPlaneError(
+                SignedECSClient.code(type: type, status: response.status.code),
+                "the payload channel was refused: \(type): \(message)"
+            )
+        } catch {
+            return ControlPlaneError(
+                .unavailable,
+                "the payload channel was refused, and the reason could not be read: \(error)"
+            )
+        }
+    }
+
+    // MARK: Helpers
+
+    private func cluster(of instanceArn: String) -> String {
+        state.withLock { $0.clusterArns[instanceArn] } ?? Self.clusterArn(ofInstance: instanceArn) ?? ""
+    }
+
+    /// `arn:…:container-instance/CLUSTER/ID` → `arn:…:cluster/CLUSTER`.
+    static func clusterArn(ofInstance arn: String) -> String? {
+        guard let range = arn.range(of: ":container-instance/") else { return nil }
+        let rest = arn[range.upperBound...].split(separator: "/")
+        guard rest.count == 2 else { return nil }
+        return arn[..<range.lowerBound] + ":cluster/\(rest[0])"
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(
+            CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128))
+        )
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    static func jitter(upTo limit: Duration) -> Duration {
+        let milliseconds = limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000
+        guard milliseconds > 0 else { return .zero }
+        return .milliseconds(Int64.random(in: 0...milliseconds))
+    }
+}
+
+/// When the channel last read a frame.
+final class LastFrame: Sendable {
+    private let last = Mutex(ContinuousClock.now)
+    func touch() { last.withLock { $0 = .now } }
+    var instant: ContinuousClock.Instant { last.withLock { $0 } }
+}
+
+/// Resolves once: the channel opened, or why it did not.
+final class OpenedSignal: Sendable {
+    private let state = Mutex<
+        (result: Result<Void, ControlPlaneError>?, waiter: CheckedContinuation<Void, any Error>?)
+    >(
+        (nil, nil)
+    )
+
+    func succeed() { resolve(.success(())) }
+    func fail(_ error: ControlPlaneError) { resolve(.failure(error)) }
+
+    private func resolve(_ result: Result<Void, ControlPlaneError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result.mapError { $0 as any Error })
+    }
+
+    func wait() async throws(ControlPlaneError) {
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready = state.withLock { state -> Result<Void, ControlPlaneError>? in
+                    if state.result == nil { state.waiter = continuation }
+                    return state.result
+                }
+                if let ready { continuation.resume(with: ready.mapError { $0 as any Error }) }
+            }
+        } catch let error as ControlPlaneError {
+            throw error
+        } catch {
+            throw ControlPlaneError(.unavailable, "\(error)")
+        }
+    }
+}
+
+/// SubmitTaskStateChange as the ECS agent sends it, with Berth's members beside ECS's: the change's sequence
+/// number, when it happened, its stop code and each container's health, so the control plane folds it exactly
+/// as an in-process report.
+struct StateChangeRequest: Encodable {
+    struct Container: Encodable {
+        var containerName: String
+        var runtimeId: String?
+        var status: String
+        var exitCode: Int?
+        var reason: String?
+        var networkBindings: [NetworkBinding]?
+        var imageDigest: String?
+        var healthStatus: String?
+    }
+
+    var cluster: String
+    var task: String
+    var status: String
+    var reason: String?
+    var containers: [Container]
+    var pullStartedAt: Timestamp?
+    var pullStoppedAt: Timestamp?
+    var executionStoppedAt: Timestamp?
+    var sequence: Int
+    var reportedAt: Timestamp
+    var stopCode: String?
+
+    init(_ change: TaskStateChange, cluster: String) {
+        self.cluster = cluster
+        task = change.taskArn
+        status = change.status.rawValue
+        // ECS takes at most 1024 characters of a reason.
+        reason = change.reason.map { String($0.prefix(1024)) }
+        containers = change.containers.map {
+            Container(
+                containerName: $0.containerName,
+                runtimeId: $0.runtimeId,
+                status: $0.status.rawValue,
+                exitCode: $0.exitCode,
+                reason: $0.reason.map { String($0.prefix(1024)) },
+                networkBindings: $0.networkBindings,
+                imageDigest: $0.imageDigest,
+                healthStatus: $0.healthStatus?.rawValue
+            )
+        }
+        pullStartedAt = change.pullStartedAt
+        pullStoppedAt = change.pullStoppedAt
+        executionStoppedAt = change.executionStoppedAt
+        sequence = change.sequence
+        reportedAt = change.at
+        stopCode = change.stopCode?.rawValue
+    }
+}
