@@ -10,6 +10,13 @@ public struct BerthConfiguration: Sendable, Hashable {
     public var region: AWSRegion
     /// `ECS_BACKEND_HOST`: a remote control plane; nil runs the embedded control plane in the agent.
     public var backendHost: String?
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`: the key an agent signs its calls to a remote control
+    /// plane with (required with `ECS_BACKEND_HOST`).
+    public var backendAccessKeyID: String?
+    public var backendSecretAccessKey: String?
+    /// `BERTH_BACKEND_CA_FILE`: PEM certificates to trust for a remote control plane's TLS, instead of the
+    /// system's trust store.
+    public var backendCAFile: String?
     /// `DOCKER_HOST`
     public var dockerHost: DockerHost = .default
     /// `ECS_DATADIR`: where state is kept. The ECS agent's `/data/` is a container path that ecs-init

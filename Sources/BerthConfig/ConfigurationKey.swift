@@ -40,9 +40,12 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case instanceID = "BERTH_INSTANCE_ID"
     case availabilityZone = "BERTH_AVAILABILITY_ZONE"
     case instanceLostAfter = "BERTH_INSTANCE_LOST_AFTER"
+    case accessKeyID = "AWS_ACCESS_KEY_ID"
+    case secretAccessKey = "AWS_SECRET_ACCESS_KEY"
+    case backendCAFile = "BERTH_BACKEND_CA_FILE"
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.
-    public var isSecret: Bool { self == .engineAuthData }
+    public var isSecret: Bool { self == .engineAuthData || self == .secretAccessKey }
 
     /// Settings of the Amazon ECS agent that Berth does not implement. Naming one is not a typo, so it gets
     /// a milder warning than an unknown key.

@@ -489,6 +489,35 @@ struct ValueReader {
             minimum: .seconds(3600),
             belowMinimum: .clamp
         )
+        configuration.backendAccessKeyID = read(.accessKeyID, default: nil, format: { $0 ?? "" }, Self.accessKey)
+        configuration.backendSecretAccessKey = read(
+            .secretAccessKey,
+            default: nil,
+            format: { $0 == nil ? "" : "<redacted>" },
+            Self.secretKey
+        )
+        configuration.backendCAFile = read(.backendCAFile, default: nil, format: { $0 ?? "" }, Self.absolutePath)
+        if let backend = configuration.backendHost {
+            let missing = [ConfigurationKey.accessKeyID, .secretAccessKey].filter { values[$0.rawValue] == nil }
+            if !missing.isEmpty {
+                report(
+                    .error,
+                    .backendHost,
+                    values[ConfigurationKey.backendHost.rawValue],
+                    "a remote control plane needs \(missing.map(\.rawValue).joined(separator: " and ")) to sign the agent's calls"
+                )
+            }
+            if let url = URLComponents(string: backend), url.scheme?.lowercased() == "http",
+                !Self.isLoopback(url.host ?? "")
+            {
+                report(
+                    .warning,
+                    .backendHost,
+                    values[ConfigurationKey.backendHost.rawValue],
+                    "plain http to a host that is not loopback: the agent's calls and tasks cross the network unencrypted; use https"
+                )
+            }
+        }
         return region == nil ? nil : configuration
     }
 
@@ -631,6 +660,22 @@ struct ValueReader {
     }
 
     /// A file named by an optional key: an absolute path, since Berth's working directory is not the operator's.
+    /// An AWS access key ID: 16 to 128 letters and digits.
+    static func accessKey(_ text: String) -> Interpretation<String?> {
+        (16...128).contains(text.count) && text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+            ? .accepted(text) : .refused(reason: "not an access key ID (16 to 128 letters and digits)")
+    }
+
+    /// A secret access key: any printable text of 16 characters or more; the diagnostic never shows it.
+    static func secretKey(_ text: String) -> Interpretation<String?> {
+        text.count >= 16 && !text.contains(where: { $0.isWhitespace })
+            ? .accepted(text) : .refused(reason: "not a secret access key (16 or more characters, no spaces)")
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    }
+
     static func absolutePath(_ text: String) -> Interpretation<String?> {
         text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
     }

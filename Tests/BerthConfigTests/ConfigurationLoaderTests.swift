@@ -49,7 +49,7 @@ struct ConfigurationLoaderTests {
             """
             ECS_CLUSTER=prod
             AWS_DEFAULT_REGION=ap-southeast-2
-            ECS_BACKEND_HOST=http://10.0.0.5:51680
+            ECS_BACKEND_HOST=https://10.0.0.5:51680
             DOCKER_HOST=tcp://127.0.0.1:2375
             ECS_DATADIR=/srv/berth
             ECS_CHECKPOINT=false
@@ -87,13 +87,19 @@ struct ConfigurationLoaderTests {
             BERTH_INSTANCE_LOST_AFTER=2m
             BERTH_TLS_CERTIFICATE=/etc/ecs/berth.crt
             BERTH_TLS_KEY=/etc/ecs/berth.key
+            AWS_ACCESS_KEY_ID=AKIDEXAMPLEAGENT01
+            AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+            BERTH_BACKEND_CA_FILE=/etc/ecs/control-plane-ca.pem
             """
         )
         let configuration = loaded.configuration
         #expect(loaded.warnings.isEmpty)
         #expect(configuration.cluster.value == "prod")
         #expect(configuration.region.name == "ap-southeast-2")
-        #expect(configuration.backendHost == "http://10.0.0.5:51680")
+        #expect(configuration.backendHost == "https://10.0.0.5:51680")
+        #expect(configuration.backendAccessKeyID == "AKIDEXAMPLEAGENT01")
+        #expect(configuration.backendSecretAccessKey == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        #expect(configuration.backendCAFile == "/etc/ecs/control-plane-ca.pem")
         #expect(!configuration.runsEmbeddedControlPlane)
         #expect(configuration.dockerHost == .tcp(host: "127.0.0.1", port: 2375))
         #expect(configuration.dataDirectory == "/srv/berth")
@@ -380,6 +386,32 @@ struct ConfigurationLoaderTests {
     )
     func refusals(line: String, message: String) {
         #expect(errors("AWS_DEFAULT_REGION=us-east-1\n" + line) == ["error: /etc/ecs/ecs.config:2: \(message)"])
+    }
+
+    @Test(
+        "a remote control plane needs the agent's key; plain http is only quiet on loopback; the secret is never shown"
+    )
+    func remoteControlPlane() throws {
+        #expect(
+            errors("AWS_DEFAULT_REGION=us-east-1\nECS_BACKEND_HOST=https://cp.example:51680") == [
+                #"error: /etc/ecs/ecs.config:2: ECS_BACKEND_HOST="https://cp.example:51680": a remote control plane needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to sign the agent's calls"#
+            ]
+        )
+        let keys = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLEAGENT01", "AWS_SECRET_ACCESS_KEY": "secret-of-the-agent-01"]
+        #expect(
+            errors("AWS_DEFAULT_REGION=us-east-1\nECS_BACKEND_HOST=http://127.0.0.1:51680", environment: keys).isEmpty
+        )
+        let plain = try loadWithRegion("ECS_BACKEND_HOST=http://10.0.0.5:51680", environment: keys)
+        #expect(warning(about: .backendHost, in: plain)?.contains("unencrypted") == true)
+        let short = errors(
+            "AWS_DEFAULT_REGION=us-east-1\nECS_BACKEND_HOST=https://cp.example\nAWS_SECRET_ACCESS_KEY=short secret",
+            environment: ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLEAGENT01"]
+        )
+        #expect(short.count == 1)
+        #expect(short.first?.contains("AWS_SECRET_ACCESS_KEY") == true)
+        #expect(short.first?.contains("short secret") == false, "\(short)")
+        let loaded = try loadWithRegion("ECS_BACKEND_HOST=https://cp.example", environment: keys)
+        #expect(!ConfigurationReport.render(loaded).contains("secret-of-the-agent-01"))
     }
 
     @Test("more than ten custom attributes are refused, as ECS would at registration")
