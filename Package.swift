@@ -188,6 +188,7 @@ let package = Package(
                 "BerthAPI",
                 "BerthConfig",
                 "BerthControlPlane",
+                "BerthRemoteChannel",
                 "BerthStore",
                 "DockerEngine",
                 "SigV4",

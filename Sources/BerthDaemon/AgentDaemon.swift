@@ -3,6 +3,7 @@ public import BerthAgent
 import BerthAgentChannel
 public import BerthConfig
 import BerthModel
+import BerthRemoteChannel
 import BerthStore
 public import DockerEngine
 import Foundation
@@ -43,13 +44,8 @@ public struct AgentDaemon: Sendable {
     /// Terminal failures (configuration, a refused registration) throw an ``AgentError`` whose
     /// `isTerminal` is true: exit 5, so systemd does not restart into the same refusal.
     public func run(onReady: @escaping @Sendable (Agent.Ready) async -> Void = { _ in }) async throws {
-        guard configuration.runsEmbeddedControlPlane else {
-            throw AgentError(
-                .configuration,
-                "ECS_BACKEND_HOST=\(configuration.backendHost ?? ""): the network channel to a remote control plane is not built yet; leave it unset to run the embedded control plane"
-            )
-        }
-        let verifier = try ControlPlaneServices.checkedVerifier(configuration)
+        let verifier =
+            configuration.runsEmbeddedControlPlane ? try ControlPlaneServices.checkedVerifier(configuration) : nil
         let docker = DockerEngineClient(endpoint: DockerEndpoint(configuration.dockerHost), logger: logger)
         do {
             try await runServices(docker: docker, verifier: verifier, onReady: onReady)
@@ -75,7 +71,9 @@ public struct AgentDaemon: Sendable {
         let agentStore: any AgentStateStore =
             configuration.checkpoint
             ? try SQLiteAgentStore(directory: configuration.dataDirectory) : try SQLiteAgentStore()
-        let supervision = SystemdSupervision(listeners: 2, logger: logger)
+        let embedded = configuration.runsEmbeddedControlPlane
+        // The introspection API, and the ECS API when the control plane is embedded.
+        let supervision = SystemdSupervision(listeners: embedded ? 2 : 1, logger: logger)
         let introspection = AgentIntrospection(cluster: configuration.cluster.value)
         let introspectionAddress = configuration.introspectionListen
         let introspectionAPI = Application(
@@ -91,13 +89,36 @@ public struct AgentDaemon: Sendable {
             onServerRunning: { _ in supervision.apiListening() },
             logger: logger
         )
-        let controlPlane = try await ControlPlaneServices.make(
-            configuration: configuration,
-            verifier: verifier,
-            logger: logger,
-            onListening: { supervision.apiListening() }
-        )
-        try await controlPlane.createCluster(configuration.cluster.value)
+        // Read before the remote channel's client exists: nothing may throw between its creation and the
+        // shutdown at the end.
+        let host = try HostFacts.current()
+        let connection: any ControlPlaneConnection
+        var controlPlaneServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var remoteAPI: SignedECSClient?
+        let mode: String
+        if embedded {
+            let controlPlane = try await ControlPlaneServices.make(
+                configuration: configuration,
+                verifier: verifier,
+                logger: logger,
+                onListening: { supervision.apiListening() }
+            )
+            try await controlPlane.createCluster(configuration.cluster.value)
+            connection = InProcessAgentChannel(handler: controlPlane.controlPlane)
+            controlPlaneServices = controlPlane.services
+            mode = "embedded control plane"
+        } else {
+            let remote = try await RemoteChannelSetup.make(
+                configuration,
+                docker: docker,
+                agentVersion: agentVersion,
+                agentHash: agentHash,
+                logger: logger
+            )
+            connection = remote.connection
+            remoteAPI = remote.api
+            mode = "control plane at \(remote.api.baseURL.absoluteString)"
+        }
         let metadataSource = AgentTaskMetadata(introspection: introspection, docker: docker)
         let metadataServer =
             configuration.taskMetadataPort == 0
@@ -113,10 +134,10 @@ public struct AgentDaemon: Sendable {
             )
         let agent = Agent(
             configuration: configuration,
-            connection: InProcessAgentChannel(handler: controlPlane.controlPlane),
+            connection: connection,
             docker: docker,
             store: agentStore,
-            host: try HostFacts.current(),
+            host: host,
             agentVersion: agentVersion,
             agentHash: agentHash,
             taskMetadata: metadataServer,
@@ -128,14 +149,14 @@ public struct AgentDaemon: Sendable {
                     let records = await engine.taskRecords
                     let running = records.filter { $0.knownStatus == .running }.count
                     return
-                        "\(running) task(s) running; registered as \(ready.instance.containerInstanceArn); embedded control plane"
+                        "\(running) task(s) running; registered as \(ready.instance.containerInstanceArn); \(mode)"
                 }
                 await onReady(ready)
             }
         )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: controlPlane.services + [
+                services: controlPlaneServices + [
                     .init(service: introspectionAPI), .init(service: agent),
                     .init(service: supervision, successTerminationBehavior: .ignore),
                 ] + (metadataServer.map { [.init(service: $0)] } ?? []),
@@ -146,11 +167,19 @@ public struct AgentDaemon: Sendable {
         logger.info(
             "berth agent starting",
             metadata: [
-                "cluster": "\(configuration.cluster)", "api": "\(configuration.apiScheme)://\(configuration.apiListen)",
+                "cluster": "\(configuration.cluster)",
+                "controlPlane":
+                    "\(embedded ? "embedded, API on \(configuration.apiScheme)://\(configuration.apiListen)" : mode)",
                 "dataDirectory": "\(configuration.checkpoint ? configuration.dataDirectory : "(memory)")",
             ]
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await remoteAPI?.shutdown()
+            throw error
+        }
+        try? await remoteAPI?.shutdown()
     }
 }
 
