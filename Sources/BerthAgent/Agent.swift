@@ -15,8 +15,16 @@ public final class Agent: Service {
         public var reconcileInterval: Duration = .seconds(30)
         /// Between heartbeats to the control plane.
         public var heartbeatInterval: Duration = .seconds(30)
-        /// Backoff for reconnecting to dockerd and to the control plane.
+        /// Backoff for reconnecting to dockerd.
         public var reconnectBackoff = Backoff(initial: .milliseconds(200), maximum: .seconds(15))
+        /// Backoff for reopening the payload channel (the ECS agent's: 250 ms to 2 min, ×1.5).
+        public var channelBackoff = Backoff(initial: .milliseconds(250), maximum: .seconds(120), factor: 1.5)
+        /// A channel open this long resets the backoff, and when it then closes cleanly (recycled, or
+        /// replaced on purpose) it is opened again at once.
+        public var channelSteadyAfter: Duration = .seconds(60)
+        /// How long to wait before trying again once the control plane says the instance was deregistered
+        /// (the ECS agent waits an hour too).
+        public var inactiveInstanceRetry: Duration = .seconds(3600)
 
         public init() {}
     }
@@ -207,21 +215,35 @@ public final class Agent: Service {
     /// Keeps the payload stream open: each payload's tasks are saved, then the payload is acknowledged. A
     /// payload that cannot be saved is not acknowledged, and the stream is reopened to get it again.
     private func receivePayloads(engine: TaskEngine, instanceArn: String) async {
-        var backoff = timing.reconnectBackoff
+        var reopening = ChannelReopening(timing: timing)
         while !Task.isCancelled {
+            let opened = ContinuousClock.now
+            let ending: ChannelReopening.Ending
             do {
                 let stream = try await connection.connect(instanceArn: instanceArn)
-                backoff.reset()
-                for await message in stream {
+                for try await message in stream {
                     try await engine.accept(message)
                     try await connection.acknowledge(messageID: message.messageID, instanceArn: instanceArn)
                 }
-                if !Task.isCancelled { logger.warning("The control plane closed the payload stream; reconnecting") }
+                ending = .closedOnPurpose
+                if !Task.isCancelled { logger.info("The control plane closed the payload channel; reconnecting") }
+            } catch let error as ControlPlaneError where error.code == .instanceInactive {
+                ending = .instanceInactive
+                if !Task.isCancelled {
+                    logger.error(
+                        "The control plane no longer knows this container instance (deregistered?); no task will come until it does",
+                        metadata: ["error": "\(error)", "retry.in": "\(timing.inactiveInstanceRetry)"]
+                    )
+                }
             } catch {
-                if Task.isCancelled { return }
-                logger.warning("Payload stream failed; reconnecting", metadata: ["error": "\(error)"])
+                ending = .failed
+                if !Task.isCancelled {
+                    logger.warning("Payload channel failed; reconnecting", metadata: ["error": "\(error)"])
+                }
             }
-            try? await Task.sleep(for: backoff.next())
+            if Task.isCancelled { return }
+            let delay = reopening.delay(after: ending, openFor: ContinuousClock.now - opened)
+            if delay > .zero { try? await Task.sleep(for: delay) }
         }
     }
 

@@ -11,8 +11,11 @@ public protocol ControlPlaneConnection: Sendable {
     func register(_ registration: InstanceRegistration) async throws(ControlPlaneError) -> RegisteredInstance
 
     /// Opens the stream of payloads for a registered instance. Payloads not acknowledged before come again.
-    /// The stream finishes when the connection is lost; open it again to go on.
-    func connect(instanceArn: String) async throws(ControlPlaneError) -> AsyncStream<PayloadMessage>
+    /// The stream finishes when the connection ends: without an error when either side closed it on
+    /// purpose (a newer connection replaced it, or it was recycled), with a ``ControlPlaneError`` that says
+    /// why otherwise (the connection was lost or went silent, the instance was deregistered). Open it again
+    /// to go on.
+    func connect(instanceArn: String) async throws(ControlPlaneError) -> PayloadStream
 
     /// Tells the control plane that a payload's tasks are safely stored and need not be sent again.
     func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError)
@@ -23,6 +26,9 @@ public protocol ControlPlaneConnection: Sendable {
     /// Tells the control plane the agent is alive and connected.
     func heartbeat(instanceArn: String) async throws(ControlPlaneError)
 }
+
+/// The payloads of one connection, in the order the control plane sent them.
+public typealias PayloadStream = AsyncThrowingStream<PayloadMessage, any Error>
 
 /// The control plane's answer to a registration.
 public struct RegisteredInstance: Sendable, Hashable, Codable {

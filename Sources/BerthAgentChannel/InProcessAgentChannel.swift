@@ -15,8 +15,8 @@ public final class InProcessAgentChannel: ControlPlaneConnection {
         try await handler.registerContainerInstance(registration)
     }
 
-    public func connect(instanceArn: String) async throws(ControlPlaneError) -> AsyncStream<PayloadMessage> {
-        let (stream, continuation) = AsyncStream.makeStream(of: PayloadMessage.self, bufferingPolicy: .unbounded)
+    public func connect(instanceArn: String) async throws(ControlPlaneError) -> PayloadStream {
+        let (stream, continuation) = PayloadStream.makeStream(bufferingPolicy: .unbounded)
         let session = InProcessAgentSession(continuation: continuation)
         let handler = self.handler
         continuation.onTermination = { _ in
@@ -42,10 +42,10 @@ public final class InProcessAgentChannel: ControlPlaneConnection {
 
 /// One open stream of an in-process agent.
 final class InProcessAgentSession: AgentSession {
-    private let continuation: AsyncStream<PayloadMessage>.Continuation
+    private let continuation: PayloadStream.Continuation
     private let state = Mutex(true)
 
-    init(continuation: AsyncStream<PayloadMessage>.Continuation) {
+    init(continuation: PayloadStream.Continuation) {
         self.continuation = continuation
     }
 

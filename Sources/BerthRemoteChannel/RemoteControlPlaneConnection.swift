@@ -125,19 +125,31 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
 
     // MARK: The payload channel
 
-    public func connect(instanceArn: String) async throws(ControlPlaneError) -> AsyncStream<PayloadMessage> {
+    public func connect(instanceArn: String) async throws(ControlPlaneError) -> PayloadStream {
         let clusterArn = cluster(of: instanceArn)
         let url = try await channelURL(instanceArn: instanceArn, clusterArn: clusterArn)
-        let (stream, continuation) = AsyncStream.makeStream(of: PayloadMessage.self, bufferingPolicy: .unbounded)
+        let (stream, continuation) = PayloadStream.makeStream(bufferingPolicy: .unbounded)
         let opened = OpenedSignal()
         let channelTask = Task {
+            let ending: ControlPlaneError?
             do {
-                try await self.run(url: url, instanceArn: instanceArn, continuation: continuation, opened: opened)
+                ending = try await self.run(
+                    url: url,
+                    instanceArn: instanceArn,
+                    continuation: continuation,
+                    opened: opened
+                )
             } catch {
-                opened.fail(await self.refusal(url: url, error: error))
+                let failure = await self.refusal(url: url, error: error)
+                opened.fail(failure)
+                ending = failure
             }
             opened.fail(ControlPlaneError(.unavailable, "the payload channel closed before it opened"))
-            continuation.finish()
+            if let ending {
+                continuation.finish(throwing: ending)
+            } else {
+                continuation.finish()
+            }
         }
         continuation.onTermination = { _ in channelTask.cancel() }
         do {
@@ -149,24 +161,27 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         return stream
     }
 
-    /// Runs one WebSocket connection until it closes.
+    /// Runs one WebSocket connection until it closes; nil when it was closed on purpose (by a CloseMessage,
+    /// a clean close frame or recycling), else why it ended.
     private func run(
         url: String,
         instanceArn: String,
-        continuation: AsyncStream<PayloadMessage>.Continuation,
+        continuation: PayloadStream.Continuation,
         opened: OpenedSignal
-    ) async throws {
+    ) async throws -> ControlPlaneError? {
         let configuration = WebSocketClientConfiguration(
             maxFrameSize: ACSMessage.maximumFrameSize,
             additionalHeaders: signedHeaders(url: url)
         )
         let timing = self.timing
         let logger = self.logger
-        try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: logger)
-        {
-            inbound,
-            outbound,
-            _ in
+        let ending = ChannelEnding()
+        let closeFrame = try await WebSocketClient.connect(
+            url: url,
+            configuration: configuration,
+            tlsConfiguration: tls,
+            logger: logger
+        ) { inbound, outbound, _ in
             let id = self.state.withLock { state -> Int in
                 state.nextChannelID += 1
                 state.channel = OpenChannel(
@@ -183,17 +198,39 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
             let lastFrame = LastFrame()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await Self.watch(lastFrame: lastFrame, outbound: outbound, timing: timing, logger: logger)
+                    try await Self.watch(
+                        lastFrame: lastFrame,
+                        outbound: outbound,
+                        ending: ending,
+                        timing: timing,
+                        logger: logger
+                    )
                 }
                 for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
                     lastFrame.touch()
                     guard case .text(let text) = message else { continue }
                     guard
                         try await self.handle(frame: text, outbound: outbound, continuation: continuation, id: id)
-                    else { break }
+                    else {
+                        ending.set(.closedOnPurpose)
+                        break
+                    }
                 }
                 group.cancelAll()
             }
+        }
+        switch ending.value {
+        case .closedOnPurpose: return nil
+        case .failed(let error): return error
+        case nil:
+            guard let closeFrame else {
+                return ControlPlaneError(.unavailable, "the payload channel was lost")
+            }
+            if closeFrame.closeCode == .normalClosure || closeFrame.closeCode == .goingAway { return nil }
+            return ControlPlaneError(
+                .unavailable,
+                "the control plane closed the payload channel (\(closeFrame.closeCode)\(closeFrame.reason.map { ": \($0)" } ?? ""))"
+            )
         }
     }
 
@@ -201,6 +238,7 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
     private static func watch(
         lastFrame: LastFrame,
         outbound: WebSocketOutboundWriter,
+        ending: ChannelEnding,
         timing: Timing,
         logger: Logger
     ) async throws {
@@ -216,11 +254,13 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
                     "The payload channel has been silent too long; reconnecting",
                     metadata: ["silence": "\(silence)"]
                 )
+                ending.set(.failed(ControlPlaneError(.unavailable, "the payload channel was silent for \(silence)")))
                 try await outbound.close(.goingAway, reason: "silent")
                 return
             }
             if now - opened > lifetime {
                 logger.info("Recycling the payload channel", metadata: ["lifetime": "\(lifetime)"])
+                ending.set(.closedOnPurpose)
                 try await outbound.close(.normalClosure, reason: "ConnectionExpired")
                 return
             }
@@ -231,7 +271,7 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
     private func handle(
         frame text: String,
         outbound: WebSocketOutboundWriter,
-        continuation: AsyncStream<PayloadMessage>.Continuation,
+        continuation: PayloadStream.Continuation,
         id: Int
     ) async throws -> Bool {
         let message: ACSMessage?
@@ -398,6 +438,17 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         guard milliseconds > 0 else { return .zero }
         return .milliseconds(Int64.random(in: 0...milliseconds))
     }
+}
+
+/// Why a channel ended, when this side knows: the first reason set wins.
+final class ChannelEnding: Sendable {
+    enum Reason: Sendable {
+        case closedOnPurpose
+        case failed(ControlPlaneError)
+    }
+    private let reason = Mutex<Reason?>(nil)
+    func set(_ new: Reason) { reason.withLock { if $0 == nil { $0 = new } } }
+    var value: Reason? { reason.withLock { $0 } }
 }
 
 /// When the channel last read a frame.

@@ -79,7 +79,7 @@ struct CrashableConnection: ControlPlaneConnection {
         try alive()
         return try await channel.register(registration)
     }
-    func connect(instanceArn: String) async throws(ControlPlaneError) -> AsyncStream<PayloadMessage> {
+    func connect(instanceArn: String) async throws(ControlPlaneError) -> PayloadStream {
         try alive()
         return try await channel.connect(instanceArn: instanceArn)
     }
@@ -110,6 +110,7 @@ struct CrashIntegrationTests {
         var timing = Agent.Timing()
         timing.reconcileInterval = .seconds(1)
         timing.reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .milliseconds(500))
+        timing.channelBackoff = Backoff(initial: .milliseconds(100), maximum: .milliseconds(500))
         return try await AgentHarness.startAgent(
             configuration: configuration,
             connection: CrashableConnection(channel: InProcessAgentChannel(handler: controlPlane), crash: crash),

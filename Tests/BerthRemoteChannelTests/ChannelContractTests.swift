@@ -144,7 +144,7 @@ struct ChannelContractTests {
             let (tasks, failures) = try await setup.plane.launch(TaskLaunch(taskDefinition: "web"))
             #expect(failures.isEmpty)
             let taskArn = try #require(tasks.first?.taskArn)
-            let message = try #require(await payloads.next())
+            let message = try #require(try await payloads.next())
             #expect(message.tasks.map(\.taskArn) == [taskArn])
             #expect(message.tasks.first?.containers.map(\.name) == ["app"])
             try await setup.connection.acknowledge(messageID: message.messageID, instanceArn: instanceArn)
@@ -213,6 +213,28 @@ struct ChannelContractTests {
         }
     }
 
+    @Test(
+        "a newer connection replaces the older: the older's stream ends without an error, the newer gets what comes next",
+        arguments: Channel.allCases
+    )
+    func replaced(_ kind: Channel) async throws {
+        try await Self.withChannel(kind) { setup in
+            let registered = try await setup.connection.register(Self.registration())
+            let instanceArn = registered.containerInstanceArn
+            let older = try await setup.connection.connect(instanceArn: instanceArn)
+            try await Self.waitUntilConnected(setup.plane, instanceArn)
+            let newer = try await setup.connection.connect(instanceArn: instanceArn)
+            guard case .finished = try await Self.end(of: older) else {
+                Issue.record("the replaced connection's stream did not finish cleanly")
+                return
+            }
+            try await Self.waitUntilConnected(setup.plane, instanceArn)
+            let (tasks, _) = try await setup.plane.launch(TaskLaunch(taskDefinition: "web"))
+            var payloads = newer.makeAsyncIterator()
+            #expect(try await payloads.next()?.tasks.map(\.taskArn) == tasks.map(\.taskArn))
+        }
+    }
+
     @Test("another key can neither open the instance's channel nor report for its tasks")
     func otherKey() async throws {
         try await Self.withChannel(.network) { setup in
@@ -223,7 +245,7 @@ struct ChannelContractTests {
             try await Self.waitUntilConnected(setup.plane, instanceArn)
             let (tasks, _) = try await setup.plane.launch(TaskLaunch(taskDefinition: "web"))
             let taskArn = try #require(tasks.first?.taskArn)
-            _ = await payloads.next()
+            _ = try await payloads.next()
 
             let other = try #require(setup.makeOther())
             do {
@@ -280,8 +302,12 @@ struct ChannelContractTests {
         try await Self.withChannel(.network, timing: timing) { setup in
             let registered = try await setup.connection.register(Self.registration())
             let stream = try await setup.connection.connect(instanceArn: registered.containerInstanceArn)
-            let ended = try await Self.drains(stream)
-            #expect(ended)
+            guard case .failed(let error) = try await Self.end(of: stream) else {
+                Issue.record("the silent channel's stream did not end with an error")
+                return
+            }
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("silent"), "\(error)")
             // And it opens again.
             _ = try await setup.connection.connect(instanceArn: registered.containerInstanceArn)
         }
@@ -296,18 +322,28 @@ struct ChannelContractTests {
         Issue.record("not within \(bound): \(what)")
     }
 
-    /// Whether `stream` finishes within the bound.
-    static func drains(_ stream: AsyncStream<PayloadMessage>) async throws -> Bool {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
+    enum StreamEnd: Sendable {
+        case finished
+        case failed(ControlPlaneError)
+        case stillOpen
+    }
+
+    /// How `stream` ends, read to its end within the bound.
+    static func end(of stream: PayloadStream) async throws -> StreamEnd {
+        try await withThrowingTaskGroup(of: StreamEnd.self) { group in
             group.addTask {
-                for await _ in stream {}
-                return true
+                do {
+                    for try await _ in stream {}
+                    return .finished
+                } catch let error as ControlPlaneError {
+                    return .failed(error)
+                }
             }
             group.addTask {
                 try await Task.sleep(for: bound)
-                return false
+                return .stillOpen
             }
-            let first = try await group.next() ?? false
+            let first = try await group.next() ?? .stillOpen
             group.cancelAll()
             return first
         }
