@@ -233,6 +233,7 @@ let package = Package(
                 "BerthConfig",
                 "BerthDaemon",
                 "DockerEngine",
+                "SigV4",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import SigV4
 
 /// `make bench`: Berth against dockerd used directly, in one run on this machine.
 ///
@@ -16,8 +17,10 @@ import NIOHTTP1
 ///    (`docker service create --replicas 50`, timed to 50/50 running); then how soon after a killed task's
 ///    STOPPED its replacement is placed.
 ///
-/// The agent runs in process with the embedded control plane; the API is called over HTTP as the aws CLI
-/// would call it. Images are local (ECS_IMAGE_PULL_BEHAVIOR=prefer-cached), so neither side pulls.
+/// 4. A remote agent against `berth control-plane` (see ``RemoteAgentBench``).
+///
+/// The agent of 1–3 runs in process with the embedded control plane; the API is called over HTTP as the aws
+/// CLI would call it. Images are local (ECS_IMAGE_PULL_BEHAVIOR=prefer-cached), so neither side pulls.
 @main
 struct BerthBench {
     static let image = ProcessInfo.processInfo.environment["BERTH_TEST_IMAGE"] ?? "berth-test/busybox:latest"
@@ -152,6 +155,7 @@ struct BerthBench {
                 + "docker swarm, service create --replicas 50 -> 50/50: \(ms(swarmService)); "
                 + "ratio \(ratio(berthService, swarmService)) (swarm / Berth: \(ratio(swarmService, berthService)))"
         )
+        try await RemoteAgentBench.run(embeddedMedian: berthMedian, docker: docker)
         // SIGTERM, as systemd stops Berth: a graceful shutdown of the agent and its API.
         kill(getpid(), SIGTERM)
         _ = try? await agent.value
@@ -226,8 +230,13 @@ struct BerthBench {
     }
 
     static func runDocker(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try run("/usr/bin/docker", arguments)
+    }
+
+    /// Runs a program to its end; its status and standard output.
+    static func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
@@ -257,13 +266,29 @@ struct BenchError: Error, CustomStringConvertible {
 /// The few ECS API calls the bench makes, over HTTP.
 struct ECSClient: Sendable {
     let endpoint: String
+    /// Signs each call (SigV4) when the API checks signatures.
+    var signer: SigV4Signer?
 
     func call(_ operation: String, _ body: [String: Any]) async throws -> [String: Any] {
         var request = HTTPClientRequest(url: endpoint + "/")
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
-        request.headers.add(name: "X-Amz-Target", value: "AmazonEC2ContainerServiceV20141113.\(operation)")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let data = try JSONSerialization.data(withJSONObject: body)
+        var headers = [
+            (name: "Content-Type", value: "application/x-amz-json-1.1"),
+            (name: "X-Amz-Target", value: "AmazonEC2ContainerServiceV20141113.\(operation)"),
+        ]
+        if let signer, let host = URLComponents(string: endpoint).flatMap({ c in c.host.map { ($0, c.port) } }) {
+            let hostHeader = host.1.map { "\(host.0):\($0)" } ?? host.0
+            headers += signer.sign(
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: headers + [(name: "host", value: hostHeader)],
+                body: data
+            )
+        }
+        for header in headers { request.headers.add(name: header.name, value: header.value) }
+        request.body = .bytes(ByteBuffer(bytes: data))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let buffer = try await response.body.collect(upTo: 1 << 24)
         let object = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] ?? [:]
@@ -281,6 +306,33 @@ struct ECSClient: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw BenchError("the agent did not register")
+    }
+
+    func waitUntilAnswering() async throws {
+        for _ in 0..<600 {
+            if (try? await call("ListClusters", [:])) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BenchError("the control plane does not answer at \(endpoint)")
+    }
+
+    /// Polls until no task of the cluster is left RUNNING or PENDING.
+    func waitUntilNoneRunning(cluster: String) async throws {
+        for _ in 0..<6000 {
+            let running = try await call("ListTasks", ["cluster": cluster, "desiredStatus": "RUNNING"])
+            let stopped = try await call("ListTasks", ["cluster": cluster, "desiredStatus": "STOPPED"])
+            let arns = stopped["taskArns"] as? [String] ?? []
+            var live = !(running["taskArns"] as? [String] ?? []).isEmpty
+            // ListTasks pages at 100; describe in pages of 100.
+            for start in stride(from: 0, to: arns.count, by: 100) where !live {
+                let page = Array(arns[start..<min(start + 100, arns.count)])
+                let answer = try await call("DescribeTasks", ["cluster": cluster, "tasks": page])
+                live = (answer["tasks"] as? [[String: Any]] ?? []).contains { $0["lastStatus"] as? String != "STOPPED" }
+            }
+            if !live { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchError("tasks of \(cluster) did not stop")
     }
 
     func runTasks(cluster: String, count: Int) async throws -> [String] {
