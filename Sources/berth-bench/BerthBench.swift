@@ -155,7 +155,7 @@ struct BerthBench {
                 + "docker swarm, service create --replicas 50 -> 50/50: \(ms(swarmService)); "
                 + "ratio \(ratio(berthService, swarmService)) (swarm / Berth: \(ratio(swarmService, berthService)))"
         )
-        try await RemoteAgentBench.run(embeddedMedian: berthMedian, docker: docker)
+        try await RemoteAgentBench.run(embedded: api, embeddedCluster: cluster, docker: docker)
         // SIGTERM, as systemd stops Berth: a graceful shutdown of the agent and its API.
         kill(getpid(), SIGTERM)
         _ = try? await agent.value

@@ -4,7 +4,8 @@ import SigV4
 
 /// 4. A remote agent: `berth control-plane` and `berth agent` with ECS_BACKEND_HOST, both processes of the
 /// release binary on this machine, the API signed as the aws CLI signs it. One task's RunTask → RUNNING
-/// against the embedded agent's (same run); the agent process's resident memory idle and with 50 tasks;
+/// against the embedded agent's, in interleaved rounds (so that neither side meets a busier dockerd); the
+/// agent process's resident memory idle and with 50 tasks;
 /// the bytes its idle connections carry, from the kernel's per-socket counters (`ss -ti`).
 struct RemoteAgentBench {
     static let cluster = "berth-bench-remote"
@@ -23,7 +24,7 @@ struct RemoteAgentBench {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth")
     }
 
-    static func run(embeddedMedian: Duration, docker: DockerEngineClient) async throws {
+    static func run(embedded: ECSClient, embeddedCluster: String, docker: DockerEngineClient) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("berth-bench-remote-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -83,7 +84,7 @@ struct RemoteAgentBench {
         try await api.waitForInstance(cluster: cluster)
         // Let start-up work (recovery, the first manifest, image checks) settle before measuring idle.
         try await Task.sleep(for: .seconds(5))
-        let idleRSS = try residentMebibytes(agent.processIdentifier)
+        let idle = try resident(agent.processIdentifier)
         let before = try channelBytes(agent.processIdentifier)
         try await Task.sleep(for: idleWindow)
         let after = try channelBytes(agent.processIdentifier)
@@ -91,15 +92,25 @@ struct RemoteAgentBench {
 
         let clock = ContinuousClock()
         var remote: [Duration] = []
+        var local: [Duration] = []
         for _ in 0..<BerthBench.rounds {
             let started = clock.now
             let arns = try await api.runTasks(cluster: cluster, count: 1)
             try await api.waitUntilRunning(cluster: cluster, arns)
             remote.append(clock.now - started)
+
+            let localStarted = clock.now
+            let localArns = try await embedded.runTasks(cluster: embeddedCluster, count: 1)
+            try await embedded.waitUntilRunning(cluster: embeddedCluster, localArns)
+            local.append(clock.now - localStarted)
         }
+        // The first round warms caches on both sides; it is left out.
         let remoteMedian = BerthBench.median(Array(remote.dropFirst()))
+        let embeddedMedian = BerthBench.median(Array(local.dropFirst()))
         try await api.stopAll(cluster: cluster)
+        try await embedded.stopAll(cluster: embeddedCluster)
         try await api.waitUntilNoneRunning(cluster: cluster)
+        try await embedded.waitUntilNoneRunning(cluster: embeddedCluster)
 
         let burst = try await withThrowingTaskGroup(of: [String].self) { group in
             for _ in 0..<5 { group.addTask { try await api.runTasks(cluster: cluster, count: 10) } }
@@ -109,15 +120,22 @@ struct RemoteAgentBench {
         }
         guard burst.count == 50 else { throw BenchError("the remote burst placed \(burst.count) of 50 tasks") }
         try await api.waitUntilRunning(cluster: cluster, burst)
-        let busyRSS = try residentMebibytes(agent.processIdentifier)
+        let busy = try resident(agent.processIdentifier)
         try await api.stopAll(cluster: cluster)
         try await api.waitUntilNoneRunning(cluster: cluster)
 
         print(
             "remote agent (berth agent -> berth control-plane over the signed API and the payload channel): "
                 + "one task RunTask -> RUNNING median \(BerthBench.ms(remoteMedian)) over \(BerthBench.rounds - 1) "
-                + "runs, embedded \(BerthBench.ms(embeddedMedian)), ratio \(BerthBench.ratio(remoteMedian, embeddedMedian)); "
-                + String(format: "agent RSS idle %.1f MiB, with 50 tasks %.1f MiB; ", idleRSS, busyRSS)
+                + "runs, embedded agent in the same rounds \(BerthBench.ms(embeddedMedian)), ratio \(BerthBench.ratio(remoteMedian, embeddedMedian)); "
+                + String(
+                    format:
+                        "agent RSS idle %.1f MiB (%.1f MiB anonymous), with 50 tasks %.1f MiB (%.1f MiB anonymous); ",
+                    idle.total,
+                    idle.anonymous,
+                    busy.total,
+                    busy.anonymous
+                )
                 + String(
                     format: "idle connections %.0f bytes/hour (both directions, %@ watched)",
                     perHour,
@@ -156,13 +174,17 @@ struct RemoteAgentBench {
         process.waitUntilExit()
     }
 
-    /// VmRSS of a process, in MiB.
-    static func residentMebibytes(_ pid: Int32) throws -> Double {
+    /// A process's resident memory, in MiB: all of it (VmRSS), and the anonymous part (RssAnon: heap and
+    /// stacks, the process's own), the rest being pages of the binary and libraries, shared and reclaimable.
+    static func resident(_ pid: Int32) throws -> (total: Double, anonymous: Double) {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-            let kibibytes = Double(line.split(separator: " ", omittingEmptySubsequences: true)[1])
-        else { throw BenchError("no VmRSS for \(pid)") }
-        return kibibytes / 1024
+        func field(_ name: String) throws -> Double {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+                let kibibytes = Double(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+            else { throw BenchError("no \(name) for \(pid)") }
+            return kibibytes / 1024
+        }
+        return (try field("VmRSS"), try field("RssAnon"))
     }
 
     /// Bytes sent and received so far on the process's TCP connections to the control plane.
