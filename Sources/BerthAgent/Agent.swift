@@ -4,6 +4,7 @@ import BerthModel
 public import DockerEngine
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 
 /// `berth agent`: waits for dockerd, registers the host, takes back the last run's tasks, then runs what
 /// the control plane sends, following Docker's events and reporting every change. A graceful shutdown
@@ -45,6 +46,7 @@ public final class Agent: Service {
     private let timing: Timing
     private let logger: Logger
     private let onReady: @Sendable (Ready) async -> Void
+    private let reconciliation = Mutex(ManifestReconciliation())
 
     public init(
         configuration: BerthConfiguration,
@@ -222,8 +224,16 @@ public final class Agent: Service {
             do {
                 let stream = try await connection.connect(instanceArn: instanceArn)
                 for try await message in stream {
-                    try await engine.accept(message)
-                    try await connection.acknowledge(messageID: message.messageID, instanceArn: instanceArn)
+                    switch message {
+                    case .payload(let payload):
+                        try await engine.accept(payload)
+                        try await connection.acknowledge(messageID: payload.messageID, instanceArn: instanceArn)
+                    case .taskManifest(let manifest):
+                        try await reconcile(manifest, engine: engine, instanceArn: instanceArn)
+                    case .stopsConfirmed(let manifestID, let taskArns):
+                        let stops = reconciliation.withLock { $0.confirmed(manifestID: manifestID, taskArns: taskArns) }
+                        await engine.stop(stops, reason: Self.unlistedReason)
+                    }
                 }
                 ending = .closedOnPurpose
                 if !Task.isCancelled { logger.info("The control plane closed the payload channel; reconnecting") }
@@ -244,6 +254,28 @@ public final class Agent: Service {
             if Task.isCancelled { return }
             let delay = reopening.delay(after: ending, openFor: ContinuousClock.now - opened)
             if delay > .zero { try? await Task.sleep(for: delay) }
+        }
+    }
+
+    static let unlistedReason = "Task stopped by the agent: the control plane no longer places it on this instance"
+
+    /// Takes a task manifest: stops what it wants STOPPED, and asks about what it lacks.
+    private func reconcile(
+        _ manifest: TaskManifest,
+        engine: TaskEngine,
+        instanceArn: String
+    ) async throws(ControlPlaneError) {
+        let local = await engine.taskRecords.map {
+            ManifestReconciliation.LocalTask(taskArn: $0.arn, running: $0.desiredStatus == .running && !$0.isStopped)
+        }
+        guard let decision = reconciliation.withLock({ $0.take(manifest, local: local) }) else { return }
+        await engine.stop(decision.stopNow, reason: "Task stopped: the control plane wants it STOPPED")
+        if !decision.candidates.isEmpty {
+            try await connection.verifyStops(
+                manifestID: manifest.messageID,
+                candidates: decision.candidates,
+                instanceArn: instanceArn
+            )
         }
     }
 

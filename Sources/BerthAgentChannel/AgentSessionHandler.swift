@@ -19,6 +19,10 @@ public protocol AgentSessionHandler: Sendable {
     func taskStateChanged(_ change: TaskStateChange, instanceArn: String) async throws(ControlPlaneError)
 
     func heartbeat(instanceArn: String) async throws(ControlPlaneError)
+
+    /// Of `candidates`, the tasks the agent of `instanceArn` may stop: those the control plane does not
+    /// place there, or wants STOPPED.
+    func confirmStops(_ candidates: [String], instanceArn: String) async -> [String]
 }
 
 /// One agent's open payload stream, as the control plane holds it.
@@ -30,4 +34,12 @@ public protocol AgentSession: AnyObject, Sendable {
     /// Ends the session from the control plane's side: the agent's payload stream finishes, and the agent
     /// connects again if it still should.
     func close(reason: String)
+
+    /// Sends a task manifest; false when the session cannot carry one or has closed.
+    func deliver(_ manifest: TaskManifest) async -> Bool
+}
+
+extension AgentSession {
+    /// A session that carries manifests its own way (the network channel frames its own) takes none here.
+    public func deliver(_ manifest: TaskManifest) async -> Bool { false }
 }

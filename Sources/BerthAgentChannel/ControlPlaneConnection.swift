@@ -17,6 +17,10 @@ public protocol ControlPlaneConnection: Sendable {
     /// to go on.
     func connect(instanceArn: String) async throws(ControlPlaneError) -> PayloadStream
 
+    /// Asks the control plane which of `candidates` (tasks the agent runs that the manifest `manifestID`
+    /// lacks) the agent may stop; the answer comes on the payload stream as `stopsConfirmed`.
+    func verifyStops(manifestID: String, candidates: [String], instanceArn: String) async throws(ControlPlaneError)
+
     /// Tells the control plane that a payload's tasks are safely stored and need not be sent again.
     func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError)
 
@@ -27,8 +31,51 @@ public protocol ControlPlaneConnection: Sendable {
     func heartbeat(instanceArn: String) async throws(ControlPlaneError)
 }
 
-/// The payloads of one connection, in the order the control plane sent them.
-public typealias PayloadStream = AsyncThrowingStream<PayloadMessage, any Error>
+/// What one connection brings, in the order the control plane sent it.
+public typealias PayloadStream = AsyncThrowingStream<ChannelMessage, any Error>
+
+/// A message of the payload channel, as the agent takes it.
+public enum ChannelMessage: Sendable, Hashable {
+    /// Tasks to run, or known tasks whose desired status changed.
+    case payload(PayloadMessage)
+    /// Every task the control plane believes the instance runs, with the status it wants of each.
+    case taskManifest(TaskManifest)
+    /// The control plane's answer to ``ControlPlaneConnection/verifyStops(manifestID:candidates:instanceArn:)``:
+    /// the candidates the agent may stop.
+    case stopsConfirmed(manifestID: String, taskArns: [String])
+}
+
+extension ChannelMessage {
+    /// The payload, when this is one.
+    public var payload: PayloadMessage? {
+        if case .payload(let payload) = self { payload } else { nil }
+    }
+}
+
+/// The control plane's list of the tasks it places on an instance (TaskManifestMessage). Only stops come of
+/// it, and only after the control plane confirms them: starts come through payloads alone.
+public struct TaskManifest: Sendable, Hashable {
+    public var messageID: String
+    /// Orders manifests: one not newer than the last seen is ignored.
+    public var timeline: Int64
+    public var tasks: [Entry]
+
+    public struct Entry: Sendable, Hashable {
+        public var taskArn: String
+        public var desiredStatus: DesiredStatus
+
+        public init(taskArn: String, desiredStatus: DesiredStatus) {
+            self.taskArn = taskArn
+            self.desiredStatus = desiredStatus
+        }
+    }
+
+    public init(messageID: String, timeline: Int64, tasks: [Entry]) {
+        self.messageID = messageID
+        self.timeline = timeline
+        self.tasks = tasks
+    }
+}
 
 /// The control plane's answer to a registration.
 public struct RegisteredInstance: Sendable, Hashable, Codable {

@@ -6,6 +6,8 @@ import Synchronization
 /// and their order are those of a network connection, so embedded mode is not a second code path.
 public final class InProcessAgentChannel: ControlPlaneConnection {
     private let handler: any AgentSessionHandler
+    /// The open session of each instance, for answers that come back on its stream.
+    private let sessions = Mutex<[String: InProcessAgentSession]>([:])
 
     public init(handler: any AgentSessionHandler) {
         self.handler = handler
@@ -19,12 +21,29 @@ public final class InProcessAgentChannel: ControlPlaneConnection {
         let (stream, continuation) = PayloadStream.makeStream(bufferingPolicy: .unbounded)
         let session = InProcessAgentSession(continuation: continuation)
         let handler = self.handler
-        continuation.onTermination = { _ in
+        continuation.onTermination = { [self] _ in
             session.close()
+            sessions.withLock { if $0[instanceArn] === session { $0[instanceArn] = nil } }
             Task { await handler.agentDisconnected(instanceArn: instanceArn, session: session) }
         }
+        sessions.withLock { $0[instanceArn] = session }
         try await handler.agentConnected(instanceArn: instanceArn, session: session)
         return stream
+    }
+
+    /// The embedded control plane sends no manifests (it shares the agent's process and never loses what it
+    /// placed), but the answer takes the same path as over the network.
+    public func verifyStops(
+        manifestID: String,
+        candidates: [String],
+        instanceArn: String
+    ) async throws(ControlPlaneError) {
+        let confirmed = await handler.confirmStops(candidates, instanceArn: instanceArn)
+        guard let session = sessions.withLock({ $0[instanceArn] }),
+            await session.deliverMessage(.stopsConfirmed(manifestID: manifestID, taskArns: confirmed))
+        else {
+            throw ControlPlaneError(.unavailable, "the payload stream is closed")
+        }
     }
 
     public func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
@@ -57,6 +76,14 @@ final class InProcessAgentSession: AgentSession {
     }
 
     func deliver(_ message: PayloadMessage) async -> Bool {
+        await deliverMessage(.payload(message))
+    }
+
+    func deliver(_ manifest: TaskManifest) async -> Bool {
+        await deliverMessage(.taskManifest(manifest))
+    }
+
+    func deliverMessage(_ message: ChannelMessage) async -> Bool {
         guard state.withLock({ $0 }) else { return false }
         if case .terminated = continuation.yield(message) { return false }
         return true

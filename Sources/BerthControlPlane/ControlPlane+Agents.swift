@@ -76,6 +76,10 @@ extension ControlPlane: AgentSessionHandler {
     /// Of the tasks an agent runs that its manifest lacked, those it may stop: the ones this control plane
     /// does not place on `instanceArn` (it never did, or forgot them) or wants STOPPED. A task placed there
     /// since the manifest was made is kept, so a stale manifest can never stop a task.
+    public func confirmStops(_ candidates: [String], instanceArn: String) async -> [String] {
+        confirmedStops(candidates, instanceArn: instanceArn)
+    }
+
     public func confirmedStops(_ candidates: [String], instanceArn: String) -> [String] {
         candidates.filter { arn in
             guard let task = tasks[arn]?.value, task.containerInstanceArn == instanceArn else { return true }

@@ -111,6 +111,27 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
     /// heartbeat as it reads it. Nothing goes over the API; a closed channel is reopened by `connect`.
     public func heartbeat(instanceArn: String) async throws(ControlPlaneError) {}
 
+    public func verifyStops(
+        manifestID: String,
+        candidates: [String],
+        instanceArn: String
+    ) async throws(ControlPlaneError) {
+        guard let channel = state.withLock({ $0.channel }), channel.instanceArn == instanceArn else {
+            throw ControlPlaneError(.unavailable, "the payload channel is closed; the next manifest will ask again")
+        }
+        let message = ACSTaskStopVerificationMessage(
+            messageId: manifestID,
+            stopCandidates: candidates.map {
+                ACSTaskIdentifier(taskArn: $0, taskClusterArn: channel.clusterArn, desiredStatus: "RUNNING")
+            }
+        )
+        do {
+            try await channel.outbound.writeTextMessage(ACSMessage.taskStopVerification(message).frame())
+        } catch {
+            throw ControlPlaneError(.unavailable, "cannot write to the payload channel: \(error)")
+        }
+    }
+
     public func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
         guard let channel = state.withLock({ $0.channel }), channel.instanceArn == instanceArn else {
             throw ControlPlaneError(.unavailable, "the payload channel is closed; the payload will come again")
@@ -288,7 +309,7 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
                 if let clusterArn = payload.clusterArn {
                     state.withLock { if $0.channel?.id == id { $0.channel?.clusterArn = clusterArn } }
                 }
-                continuation.yield(converted)
+                continuation.yield(.payload(converted))
             } catch {
                 // Not acknowledged: the control plane sends it again, and the log says why it was not taken.
                 logger.error(
@@ -310,8 +331,26 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
                 metadata: ["error": "\(error.message ?? "")"]
             )
         case .taskManifest(let manifest):
-            logger.debug("Task manifest received", metadata: ["tasks": "\(manifest.tasks.count)"])
-        case .taskStopVerificationAck, .ack, .nack, .heartbeatAck, .taskStopVerification, nil:
+            continuation.yield(
+                .taskManifest(
+                    TaskManifest(
+                        messageID: manifest.messageId,
+                        timeline: manifest.timeline ?? manifest.generatedAt ?? 0,
+                        tasks: manifest.tasks.map {
+                            // A status this side does not know counts as listed: only STOPPED stops.
+                            TaskManifest.Entry(
+                                taskArn: $0.taskArn,
+                                desiredStatus: $0.desiredStatus.flatMap(DesiredStatus.init(rawValue:)) ?? .running
+                            )
+                        }
+                    )
+                )
+            )
+        case .taskStopVerificationAck(let answer):
+            continuation.yield(
+                .stopsConfirmed(manifestID: answer.messageId, taskArns: answer.stopTasks.map(\.taskArn))
+            )
+        case .ack, .nack, .heartbeatAck, .taskStopVerification, nil:
             break
         }
         return true

@@ -21,6 +21,8 @@ public actor RecordingControlPlane: AgentSessionHandler {
     private var sessions: [String: any AgentSession] = [:]
     private var unacknowledged: [(instance: String, message: PayloadMessage)] = []
     private var acknowledged: Set<String> = []
+    /// The desired status last sent for each task, by instance.
+    private var placed: [String: (instance: String, desired: DesiredStatus)] = [:]
     private var failingSubmits = 0
     private var instanceNumber = 0
     private let cluster: String
@@ -36,9 +38,24 @@ public actor RecordingControlPlane: AgentSessionHandler {
     /// Sends tasks to an instance; they are delivered when it connects, and again until acknowledged.
     public func send(_ tasks: [TaskPayload], to instanceArn: String) async {
         let message = PayloadMessage(messageID: UUID().uuidString, tasks: tasks)
+        for task in tasks { placed[task.taskArn] = (instanceArn, task.desiredStatus) }
         unacknowledged.append((instanceArn, message))
         if let session = sessions[instanceArn] { await session.deliver(message) }
     }
+
+    /// Sends a task manifest to an instance's open session.
+    @discardableResult
+    public func sendManifest(_ manifest: TaskManifest, to instanceArn: String) async -> Bool {
+        guard let session = sessions[instanceArn] else { return false }
+        return await session.deliver(manifest)
+    }
+
+    /// Forgets that a task was placed, as a control plane that lost its state would: a stop verification
+    /// then confirms it.
+    public func forget(_ taskArn: String) { placed[taskArn] = nil }
+
+    /// The candidates of each stop verification this control plane answered, in order.
+    public private(set) var stopVerifications: [[String]] = []
 
     /// The next `count` state-change submissions fail as if the control plane were unreachable.
     public func failSubmits(_ count: Int) { failingSubmits = count }
@@ -128,6 +145,14 @@ public actor RecordingControlPlane: AgentSessionHandler {
 
     public func heartbeat(instanceArn: String) async throws(ControlPlaneError) {
         heartbeats += 1
+    }
+
+    public func confirmStops(_ candidates: [String], instanceArn: String) async -> [String] {
+        stopVerifications.append(candidates)
+        return candidates.filter { arn in
+            guard let task = placed[arn], task.instance == instanceArn else { return true }
+            return task.desired == .stopped
+        }
     }
 }
 

@@ -83,6 +83,10 @@ struct CrashableConnection: ControlPlaneConnection {
         try alive()
         return try await channel.connect(instanceArn: instanceArn)
     }
+    func verifyStops(manifestID: String, candidates: [String], instanceArn: String) async throws(ControlPlaneError) {
+        try alive()
+        try await channel.verifyStops(manifestID: manifestID, candidates: candidates, instanceArn: instanceArn)
+    }
     func acknowledge(messageID: String, instanceArn: String) async throws(ControlPlaneError) {
         try alive()
         try await channel.acknowledge(messageID: messageID, instanceArn: instanceArn)

@@ -1,4 +1,5 @@
 import BerthAgent
+import BerthAgentChannel
 import BerthConfig
 import BerthModel
 import BerthStore
@@ -159,5 +160,50 @@ struct RecoveryIntegrationTests {
                 #expect(stopped.containers["app"]?.exitCode == 0)
             }
         )
+    }
+}
+
+@Suite("Agent on dockerd: task manifests")
+struct ManifestIntegrationTests {
+    @Test(
+        "a manifest stops only what the control plane confirms: a task it forgot stops, a listed one runs on, a stale manifest does nothing"
+    )
+    func manifest() async throws {
+        try await AgentHarness.withAgent("manifest") { agent in
+            let kept = await agent.run([shell("app", "trap 'exit 0' TERM; while true; do sleep 1; done")])
+            let forgotten = await agent.run([shell("app", "trap 'exit 0' TERM; while true; do sleep 1; done")])
+            _ = try await agent.waitFor(kept, .running)
+            _ = try await agent.waitFor(forgotten, .running)
+
+            // The control plane lost the second task: its manifest lists the first alone.
+            await agent.controlPlane.forget(forgotten)
+            let listed = TaskManifest.Entry(taskArn: kept, desiredStatus: .running)
+            #expect(
+                await agent.controlPlane.sendManifest(
+                    TaskManifest(messageID: "m2", timeline: 2, tasks: [listed]),
+                    to: agent.instanceArn
+                )
+            )
+            let stopped = try await agent.waitFor(forgotten, .stopped)
+            #expect(stopped.reason?.contains("no longer places it") == true, "\(stopped)")
+            #expect(await agent.controlPlane.stopVerifications == [[forgotten]])
+
+            // Older than the last: ignored, no question asked. Newer and empty: the first task is asked about,
+            // and the control plane, which still places it, does not confirm it.
+            await agent.controlPlane.sendManifest(
+                TaskManifest(messageID: "m1", timeline: 1, tasks: []),
+                to: agent.instanceArn
+            )
+            await agent.controlPlane.sendManifest(
+                TaskManifest(messageID: "m3", timeline: 3, tasks: []),
+                to: agent.instanceArn
+            )
+            // The stream is ordered: once a task sent after the manifests runs, both were handled.
+            let later = await agent.run([shell("app", "trap 'exit 0' TERM; while true; do sleep 1; done")])
+            _ = try await agent.waitFor(later, .running)
+            #expect(await agent.controlPlane.stopVerifications == [[forgotten], [kept]])
+            let record = try #require(await agent.engine.taskRecords.first { $0.arn == kept })
+            #expect(record.desiredStatus == .running && !record.isStopped)
+        }
     }
 }

@@ -261,7 +261,7 @@ struct ControlPlaneTests {
         #expect(finished, "the replaced connection's payload stream is still open")
         let task = try #require(try await fixture.plane.launch(TaskLaunch(taskDefinition: "web")).tasks.first)
         var iterator = newer.makeAsyncIterator()
-        #expect(try await iterator.next()?.tasks.map(\.taskArn) == [task.taskArn])
+        #expect(try await iterator.next()?.payload?.tasks.map(\.taskArn) == [task.taskArn])
         #expect(try await fixture.instanceState().agentConnected)
     }
 

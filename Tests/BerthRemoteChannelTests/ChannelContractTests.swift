@@ -144,7 +144,7 @@ struct ChannelContractTests {
             let (tasks, failures) = try await setup.plane.launch(TaskLaunch(taskDefinition: "web"))
             #expect(failures.isEmpty)
             let taskArn = try #require(tasks.first?.taskArn)
-            let message = try #require(try await payloads.next())
+            let message = try #require(try await Self.nextPayload(&payloads))
             #expect(message.tasks.map(\.taskArn) == [taskArn])
             #expect(message.tasks.first?.containers.map(\.name) == ["app"])
             try await setup.connection.acknowledge(messageID: message.messageID, instanceArn: instanceArn)
@@ -231,7 +231,46 @@ struct ChannelContractTests {
             try await Self.waitUntilConnected(setup.plane, instanceArn)
             let (tasks, _) = try await setup.plane.launch(TaskLaunch(taskDefinition: "web"))
             var payloads = newer.makeAsyncIterator()
-            #expect(try await payloads.next()?.tasks.map(\.taskArn) == tasks.map(\.taskArn))
+            #expect(try await Self.nextPayload(&payloads)?.tasks.map(\.taskArn) == tasks.map(\.taskArn))
+        }
+    }
+
+    @Test(
+        "a stop verification is answered on the stream: of the candidates, only what the control plane does not place there",
+        arguments: Channel.allCases
+    )
+    func stopVerification(_ kind: Channel) async throws {
+        try await Self.withChannel(kind) { setup in
+            let registered = try await setup.connection.register(Self.registration())
+            let instanceArn = registered.containerInstanceArn
+            let stream = try await setup.connection.connect(instanceArn: instanceArn)
+            var messages = stream.makeAsyncIterator()
+            try await Self.waitUntilConnected(setup.plane, instanceArn)
+            let (tasks, _) = try await setup.plane.launch(TaskLaunch(taskDefinition: "web"))
+            let placed = try #require(tasks.first?.taskArn)
+            // Over the network a manifest comes on connecting, before or after the payload: the answer is only
+            // for its ID. In process none comes.
+            var manifestID = "in-process"
+            var sawPayload = false
+            while let message = try await messages.next() {
+                if case .taskManifest(let manifest) = message { manifestID = manifest.messageID }
+                if message.payload != nil { sawPayload = true }
+                if sawPayload && (kind == .inProcess || manifestID != "in-process") { break }
+            }
+            if kind == .network { #expect(manifestID != "in-process", "no manifest came on connecting") }
+            let unknown = "arn:aws:ecs:us-east-1:123456789012:task/default/0123456789abcdef0123456789abcdef"
+            try await setup.connection.verifyStops(
+                manifestID: manifestID,
+                candidates: [unknown, placed],
+                instanceArn: instanceArn
+            )
+            while let message = try await messages.next() {
+                guard case .stopsConfirmed(let id, let arns) = message else { continue }
+                #expect(id == manifestID)
+                #expect(arns == [unknown])
+                return
+            }
+            Issue.record("no answer came")
         }
     }
 
@@ -245,7 +284,7 @@ struct ChannelContractTests {
             try await Self.waitUntilConnected(setup.plane, instanceArn)
             let (tasks, _) = try await setup.plane.launch(TaskLaunch(taskDefinition: "web"))
             let taskArn = try #require(tasks.first?.taskArn)
-            _ = try await payloads.next()
+            _ = try await Self.nextPayload(&payloads)
 
             let other = try #require(setup.makeOther())
             do {
@@ -320,6 +359,14 @@ struct ChannelContractTests {
             try await Task.sleep(for: .milliseconds(10))
         }
         Issue.record("not within \(bound): \(what)")
+    }
+
+    /// The next payload, past manifests and answers (the network channel opens with a manifest).
+    static func nextPayload(_ iterator: inout PayloadStream.AsyncIterator) async throws -> PayloadMessage? {
+        while let message = try await iterator.next() {
+            if let payload = message.payload { return payload }
+        }
+        return nil
     }
 
     enum StreamEnd: Sendable {
