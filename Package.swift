@@ -261,8 +261,13 @@ let package = Package(
         .testTarget(
             name: "BerthDaemonTests",
             dependencies: [
+                "BerthAgent",
+                "BerthConfig",
                 "BerthDaemon",
+                "BerthModel",
+                "BerthRemoteChannel",
                 "BerthSystemd",
+                "DockerEngine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

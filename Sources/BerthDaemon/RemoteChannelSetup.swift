@@ -48,6 +48,15 @@ struct RemoteChannelSetup {
                 }
             }
             tls = client
+            if let host = baseURL.host, RemoteControlPlaneConnection.isIPAddress(host),
+                configuration.backendCAFile == nil
+            {
+                throw AgentError(
+                    .configuration,
+                    "ECS_BACKEND_HOST=\(backend): over https an IP address needs BERTH_BACKEND_CA_FILE (the control plane's own CA); "
+                        + "the payload channel cannot check a certificate's name for an address. Or name the control plane by its DNS name"
+                )
+            }
         }
         let signer = SigV4Signer(
             accessKeyID: accessKeyID,
@@ -59,6 +68,7 @@ struct RemoteChannelSetup {
         let connection = RemoteControlPlaneConnection(
             api: api,
             tls: tls,
+            trustsPrivateCA: configuration.backendCAFile != nil,
             identity: .init(agentVersion: agentVersion, agentHash: agentHash, dockerVersion: dockerVersion),
             logger: logger
         )

@@ -45,6 +45,9 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
 
     let api: SignedECSClient
     let tls: TLSConfiguration?
+    /// Whether `tls` trusts a private CA of the operator's (BERTH_BACKEND_CA_FILE) rather than the system's
+    /// store: only then may a channel to an IP address go without a name check (see ``channelTLS(for:)``).
+    let trustsPrivateCA: Bool
     let identity: AgentIdentity
     let timing: Timing
     let logger: Logger
@@ -68,12 +71,14 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
     public init(
         api: SignedECSClient,
         tls: TLSConfiguration?,
+        trustsPrivateCA: Bool = false,
         identity: AgentIdentity,
         timing: Timing = Timing(),
         logger: Logger
     ) {
         self.api = api
         self.tls = tls
+        self.trustsPrivateCA = trustsPrivateCA
         self.identity = identity
         self.timing = timing
         self.logger = logger
@@ -190,10 +195,12 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         continuation: PayloadStream.Continuation,
         opened: OpenedSignal
     ) async throws -> ControlPlaneError? {
-        let configuration = WebSocketClientConfiguration(
+        var configuration = WebSocketClientConfiguration(
             maxFrameSize: ACSMessage.maximumFrameSize,
             additionalHeaders: signedHeaders(url: url)
         )
+        let (tls, serverName) = try channelTLS(for: url)
+        configuration.sniHostname = serverName
         let timing = self.timing
         let logger = self.logger
         let ending = ChannelEnding()
@@ -395,6 +402,31 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
             throw ControlPlaneError(.invalidRequest, "cannot make the payload channel's URL from \(base)")
         }
         return url
+    }
+
+    /// The TLS of a channel to `url`, and the server name to send. TLS carries no IP address as a server
+    /// name, and the WebSocket client always sends one, so a channel to an IP address cannot have its
+    /// certificate's name checked: that is accepted only when the chain must lead to the operator's own CA
+    /// (BERTH_BACKEND_CA_FILE), whose certificates are all the control plane's; with the system's store it is
+    /// refused. (The signed API calls, over another client, check the address against the certificate.)
+    func channelTLS(for url: String) throws(ControlPlaneError) -> (TLSConfiguration?, String?) {
+        guard var tls, let host = URLComponents(string: url)?.host, Self.isIPAddress(host) else { return (tls, nil) }
+        guard trustsPrivateCA else {
+            throw ControlPlaneError(
+                .invalidRequest,
+                "the payload channel at \(host) is an IP address over TLS, whose certificate name cannot be checked; "
+                    + "name the control plane by its DNS name, or trust its own CA with BERTH_BACKEND_CA_FILE"
+            )
+        }
+        tls.certificateVerification = .noHostnameVerification
+        return (tls, "berth-control-plane")
+    }
+
+    public static func isIPAddress(_ host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if bare.contains(":") { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
     }
 
     /// The upgrade request's SigV4 headers: `host` and `x-amz-date` signed, the empty body's hash.

@@ -16,9 +16,13 @@ struct RemoteAgentTests {
         let endpoint: String
         let log: URL
 
-        init(directory: URL) throws {
+        /// The CA bundle the aws CLI and the agent trust, when the API is served over TLS.
+        let caBundle: URL?
+
+        init(directory: URL, tls: URL?) throws {
             let port = try TestPorts.free()
-            endpoint = "http://127.0.0.1:\(port)"
+            endpoint = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)"
+            caBundle = tls?.appendingPathComponent("cert.pem")
             let credentials = directory.appendingPathComponent("credentials")
             try """
             [operator]
@@ -35,6 +39,7 @@ struct RemoteAgentTests {
             BERTH_API_LISTEN=127.0.0.1:\(port)
             BERTH_API_CREDENTIALS_FILE=\(credentials.path)
             ECS_LOGLEVEL=info
+            \(tls.map { "BERTH_TLS_CERTIFICATE=\($0.path)/cert.pem\nBERTH_TLS_KEY=\($0.path)/key.pem" } ?? "")
             """.write(to: file, atomically: true, encoding: .utf8)
             log = directory.appendingPathComponent("control-plane.log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -53,7 +58,7 @@ struct RemoteAgentTests {
         /// `aws ecs …` signed with the operator's key; its JSON answer, or the CLI's error.
         func ecs(_ arguments: String...) async throws -> AWSCLI {
             try await AWSCLI.run(
-                ["ecs"] + arguments,
+                ["ecs"] + arguments + (caBundle.map { ["--ca-bundle", $0.path] } ?? []),
                 endpoint: endpoint,
                 key: RemoteAgentTests.operatorKey.id,
                 secret: RemoteAgentTests.operatorKey.secret
@@ -78,16 +83,19 @@ struct RemoteAgentTests {
     }
 
     @Test(
-        "ECS_BACKEND_HOST: the agent registers with berth control-plane, runs the task the aws CLI places there, reports RUNNING and STOPPED"
+        "ECS_BACKEND_HOST: the agent registers with berth control-plane (http, or https trusted through BERTH_BACKEND_CA_FILE), runs the task the aws CLI places there, reports RUNNING and STOPPED",
+        arguments: [false, true]
     )
-    func remoteAgent() async throws {
+    func remoteAgent(overTLS: Bool) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "berth-remote-\(UUID().uuidString)"
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
+        let certificates = overTLS ? try await TLSTests.certificates() : nil
+        defer { if let certificates { try? FileManager.default.removeItem(at: certificates) } }
         let cluster = "remote-\(UUID().uuidString.prefix(8).lowercased())"
-        let controlPlane = try ControlPlane(directory: directory)
+        let controlPlane = try ControlPlane(directory: directory, tls: certificates)
         var agent: BerthAgentProcess?
         do {
             try await Self.waitUntil("the control plane answers") {
@@ -100,6 +108,7 @@ struct RemoteAgentTests {
                     ECS_BACKEND_HOST=\(controlPlane.endpoint)
                     AWS_ACCESS_KEY_ID=\(Self.agentKey.id)
                     AWS_SECRET_ACCESS_KEY=\(Self.agentKey.secret)
+                    \(controlPlane.caBundle.map { "BERTH_BACKEND_CA_FILE=\($0.path)" } ?? "")
                     """
             )
             var instance: [String: Any] = [:]
