@@ -95,9 +95,12 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         do {
             answer = try await api.call("RegisterContainerInstance", registration, answer: Answer.self)
         } catch let error where error.code == .invalidRequest && error.message.contains("Cluster not found") {
-            // The control plane answers an unknown cluster as ECS does (ClientException); the engine needs
-            // to know that is what it is.
-            throw ControlPlaneError(.clusterNotFound, error.message)
+            // The control plane answers an unknown cluster as ECS does (ClientException). As the ECS agent
+            // does, the default cluster is created; any other is the operator's to create.
+            guard registration.cluster == "default" else { throw ControlPlaneError(.clusterNotFound, error.message) }
+            logger.info("Creating the default cluster, which the control plane does not have")
+            _ = try await api.call("CreateCluster", ["clusterName": "default"])
+            answer = try await api.call("RegisterContainerInstance", registration, answer: Answer.self)
         }
         let arn = answer.containerInstance.containerInstanceArn
         guard let clusterArn = Self.clusterArn(ofInstance: arn) else {

@@ -73,7 +73,8 @@ public final class SignedECSClient: Sendable {
             (name: "x-amz-target", value: "\(Self.targetPrefix).\(operation)"),
         ]
         headers += signer.sign(method: "POST", path: "/", query: "", headers: headers, body: body)
-        var request = HTTPClientRequest(url: baseURL.absoluteString.trimmingSuffix("/") + "/")
+        // ECS's API is `POST /` (the signature covers that path): a path in ECS_BACKEND_HOST is not used.
+        var request = HTTPClientRequest(url: "\(baseURL.scheme ?? "https")://\(hostHeader)/")
         request.method = .POST
         for header in headers { request.headers.add(name: header.name, value: header.value) }
         request.body = .bytes(ByteBuffer(bytes: body))
@@ -154,12 +155,4 @@ public final class SignedECSClient: Sendable {
         encoder.outputFormatting = .withoutEscapingSlashes
         return encoder
     }()
-}
-
-extension String {
-    func trimmingSuffix(_ suffix: String) -> String {
-        var text = self
-        while text.hasSuffix(suffix) { text.removeLast(suffix.count) }
-        return text
-    }
 }

@@ -274,6 +274,34 @@ struct ChannelContractTests {
         }
     }
 
+    @Test("registering into a cluster that does not exist is refused as clusterNotFound", arguments: Channel.allCases)
+    func unknownCluster(_ kind: Channel) async throws {
+        try await Self.withChannel(kind) { setup in
+            var registration = Self.registration()
+            registration.cluster = "nowhere"
+            do {
+                _ = try await setup.connection.register(registration)
+                Issue.record("registered into a cluster that does not exist")
+            } catch let error as ControlPlaneError {
+                #expect(error.code == .clusterNotFound, "\(error)")
+            }
+        }
+    }
+
+    @Test("over the network, the default cluster is created when the control plane lacks it, as the ECS agent does")
+    func defaultClusterCreated() async throws {
+        try await Self.withChannel(.network) { setup in
+            _ = try await setup.plane.deleteCluster("default")
+            let registered = try await setup.connection.register(Self.registration())
+            #expect(registered.clusterArn == "arn:aws:ecs:us-east-1:123456789012:cluster/default")
+            let described = try await setup.plane.describeInstances(
+                [registered.containerInstanceArn],
+                cluster: "default"
+            )
+            #expect(described.instances.count == 1)
+        }
+    }
+
     @Test("another key can neither open the instance's channel nor report for its tasks")
     func otherKey() async throws {
         try await Self.withChannel(.network) { setup in
