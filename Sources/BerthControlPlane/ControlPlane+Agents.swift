@@ -76,15 +76,16 @@ extension ControlPlane: AgentSessionHandler {
     /// Of the tasks an agent runs that its manifest lacked, those it may stop: the ones this control plane
     /// does not place on `instanceArn` (it never did, or forgot them) or wants STOPPED. A task placed there
     /// since the manifest was made is kept, so a stale manifest can never stop a task.
-    public func confirmStops(_ candidates: [String], instanceArn: String) async -> [String] {
-        confirmedStops(candidates, instanceArn: instanceArn)
-    }
-
     public func confirmedStops(_ candidates: [String], instanceArn: String) -> [String] {
         candidates.filter { arn in
             guard let task = tasks[arn]?.value, task.containerInstanceArn == instanceArn else { return true }
             return task.desiredStatus == .stopped
         }
+    }
+
+    /// ``confirmedStops(_:instanceArn:)``, as an in-process agent's channel asks it.
+    public func confirmStops(_ candidates: [String], instanceArn: String) async -> [String] {
+        confirmedStops(candidates, instanceArn: instanceArn)
     }
 
     public func agentConnected(instanceArn: String, session: any AgentSession) async throws(ControlPlaneError) {
@@ -319,9 +320,8 @@ extension ControlPlane {
         caller: String?
     ) async throws(ClusterError) {
         let cluster = try cluster(clusterReference)
-        guard let task = task(change.taskArn, in: cluster) else {
-            throw ClusterError.invalid("The referenced task was not found.")
-        }
+        // A task that expired or was never placed: nothing to record, nothing to retry (as in process).
+        guard let task = task(change.taskArn, in: cluster) else { return }
         if let owner = instances[task.containerInstanceArn]?.value.registeredBy, owner != caller {
             throw ClusterError(
                 .accessDenied,

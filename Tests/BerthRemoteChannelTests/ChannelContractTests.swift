@@ -198,6 +198,16 @@ struct ChannelContractTests {
                 instanceArn: instanceArn
             )
             try await setup.connection.heartbeat(instanceArn: instanceArn)
+            // A task the control plane does not know (expired, or never placed): taken, and nothing recorded.
+            try await setup.connection.submit(
+                TaskStateChange(
+                    taskArn: "arn:aws:ecs:us-east-1:123456789012:task/default/ffffffffffffffffffffffffffffffff",
+                    sequence: 1,
+                    status: .stopped,
+                    at: at
+                ),
+                instanceArn: instanceArn
+            )
 
             let task = try #require(try await setup.plane.describeTasks([taskArn], cluster: "default").tasks.first)
             #expect(task.lastStatus == "STOPPED")
