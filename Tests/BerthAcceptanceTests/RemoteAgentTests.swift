@@ -19,8 +19,13 @@ struct RemoteAgentTests {
         /// The CA bundle the aws CLI and the agent trust, when the API is served over TLS.
         let caBundle: URL?
 
-        init(directory: URL, tls: URL?) throws {
-            let port = try TestPorts.free()
+        let port: Int
+
+        /// Starts `berth control-plane` on `directory`; given the `port` of an earlier one, it starts again on
+        /// its state.
+        init(directory: URL, tls: URL?, port: Int? = nil) throws {
+            let port = try port ?? TestPorts.free()
+            self.port = port
             endpoint = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)"
             caBundle = tls?.appendingPathComponent("cert.pem")
             let credentials = directory.appendingPathComponent("credentials")
@@ -42,12 +47,15 @@ struct RemoteAgentTests {
             \(tls.map { "BERTH_TLS_CERTIFICATE=\($0.path)/cert.pem\nBERTH_TLS_KEY=\($0.path)/key.pem" } ?? "")
             """.write(to: file, atomically: true, encoding: .utf8)
             log = directory.appendingPathComponent("control-plane.log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            if !FileManager.default.fileExists(atPath: log.path) {
+                _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            }
             process = Process()
             process.executableURL = BerthAgentProcess.binary
             process.arguments = ["control-plane", "--config", file.path]
             process.environment = ["PATH": "/usr/bin:/bin"]
             let handle = try FileHandle(forWritingTo: log)
+            handle.seekToEndOfFile()
             process.standardOutput = handle
             process.standardError = handle
             try process.run()
@@ -70,6 +78,72 @@ struct RemoteAgentTests {
             let process = self.process
             _ = try? await offThePool { process.waitUntilExit() }
         }
+
+        /// SIGKILL: no chance to save or say anything.
+        func kill() async {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            let process = self.process
+            _ = try? await offThePool { process.waitUntilExit() }
+        }
+
+        /// The cluster's one container instance as DescribeContainerInstances shows it; empty when none.
+        func instance(cluster: String) async throws -> [String: Any] {
+            let listed = try await ecs("list-container-instances", "--cluster", cluster)
+            guard let arn = (listed.json?["containerInstanceArns"] as? [String])?.first else { return [:] }
+            let described = try await ecs(
+                "describe-container-instances",
+                "--cluster",
+                cluster,
+                "--container-instances",
+                arn
+            )
+            return (described.json?["containerInstances"] as? [[String: Any]])?.first ?? [:]
+        }
+
+        func task(_ arn: String, cluster: String) async throws -> [String: Any] {
+            let answer = try await ecs("describe-tasks", "--cluster", cluster, "--tasks", arn)
+            return (answer.json?["tasks"] as? [[String: Any]])?.first ?? [:]
+        }
+
+        /// RunTask of the test's task definition; the task's ARN.
+        func runTask(cluster: String) async throws -> String {
+            let run = try await ecs("run-task", "--cluster", cluster, "--task-definition", "remote-app")
+            #expect(run.status == 0, "\(run.error)")
+            return try #require((run.json?["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
+        }
+
+        func registerTaskDefinition() async throws {
+            let definitions = """
+                [{"name":"app","image":"\(TestEnvironment.localImage)","memory":32,"essential":true,
+                  "command":["sh","-c","trap 'exit 0' TERM; while true; do sleep 1; done"]}]
+                """
+            let registered = try await ecs(
+                "register-task-definition",
+                "--family",
+                "remote-app",
+                "--container-definitions",
+                definitions
+            )
+            #expect(registered.status == 0, "\(registered.error)")
+        }
+    }
+
+    /// `berth agent` configured for `controlPlane`; given the `directory` of an earlier one, on its state.
+    static func agent(
+        cluster: String,
+        controlPlane: ControlPlane,
+        directory: URL? = nil
+    ) throws -> BerthAgentProcess {
+        try BerthAgentProcess(
+            cluster: cluster,
+            directory: directory,
+            extraConfiguration: """
+                ECS_BACKEND_HOST=\(controlPlane.endpoint)
+                AWS_ACCESS_KEY_ID=\(Self.agentKey.id)
+                AWS_SECRET_ACCESS_KEY=\(Self.agentKey.secret)
+                \(controlPlane.caBundle.map { "BERTH_BACKEND_CA_FILE=\($0.path)" } ?? "")
+                """
+        )
     }
 
     static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
@@ -102,54 +176,19 @@ struct RemoteAgentTests {
                 try await controlPlane.ecs("list-clusters").status == 0
             }
             #expect(try await controlPlane.ecs("create-cluster", "--cluster-name", cluster).status == 0)
-            agent = try BerthAgentProcess(
-                cluster: cluster,
-                extraConfiguration: """
-                    ECS_BACKEND_HOST=\(controlPlane.endpoint)
-                    AWS_ACCESS_KEY_ID=\(Self.agentKey.id)
-                    AWS_SECRET_ACCESS_KEY=\(Self.agentKey.secret)
-                    \(controlPlane.caBundle.map { "BERTH_BACKEND_CA_FILE=\($0.path)" } ?? "")
-                    """
-            )
+            agent = try Self.agent(cluster: cluster, controlPlane: controlPlane)
             var instance: [String: Any] = [:]
             try await Self.waitUntil("the agent registers and connects") {
-                let listed = try await controlPlane.ecs("list-container-instances", "--cluster", cluster)
-                guard let arn = (listed.json?["containerInstanceArns"] as? [String])?.first else { return false }
-                let described = try await controlPlane.ecs(
-                    "describe-container-instances",
-                    "--cluster",
-                    cluster,
-                    "--container-instances",
-                    arn
-                )
-                instance = (described.json?["containerInstances"] as? [[String: Any]])?.first ?? [:]
+                instance = try await controlPlane.instance(cluster: cluster)
                 return instance["agentConnected"] as? Bool == true
             }
             #expect((instance["versionInfo"] as? [String: Any])?["dockerVersion"] != nil)
 
-            let definitions = """
-                [{"name":"app","image":"\(TestEnvironment.localImage)","memory":32,"essential":true,
-                  "command":["sh","-c","trap 'exit 0' TERM; while true; do sleep 1; done"]}]
-                """
-            let registered = try await controlPlane.ecs(
-                "register-task-definition",
-                "--family",
-                "remote-app",
-                "--container-definitions",
-                definitions
-            )
-            #expect(registered.status == 0, "\(registered.error)")
-            let run = try await controlPlane.ecs("run-task", "--cluster", cluster, "--task-definition", "remote-app")
-            #expect(run.status == 0, "\(run.error)")
-            let taskArn = try #require((run.json?["tasks"] as? [[String: Any]])?.first?["taskArn"] as? String)
-
+            try await controlPlane.registerTaskDefinition()
+            let taskArn = try await controlPlane.runTask(cluster: cluster)
             var task: [String: Any] = [:]
-            func described() async throws -> [String: Any] {
-                let answer = try await controlPlane.ecs("describe-tasks", "--cluster", cluster, "--tasks", taskArn)
-                return (answer.json?["tasks"] as? [[String: Any]])?.first ?? [:]
-            }
             try await Self.waitUntil("the task is RUNNING") {
-                task = try await described()
+                task = try await controlPlane.task(taskArn, cluster: cluster)
                 return task["lastStatus"] as? String == "RUNNING"
             }
             let container = try #require((task["containers"] as? [[String: Any]])?.first)
@@ -166,7 +205,7 @@ struct RemoteAgentTests {
             )
             #expect(stopped.status == 0, "\(stopped.error)")
             try await Self.waitUntil("the task is STOPPED") {
-                task = try await described()
+                task = try await controlPlane.task(taskArn, cluster: cluster)
                 return task["lastStatus"] as? String == "STOPPED"
             }
             #expect(task["stopCode"] as? String == "UserInitiated")
@@ -185,6 +224,79 @@ struct RemoteAgentTests {
         if let agent {
             let status = await agent.terminate()
             #expect(status == 0, "SIGTERM ends the remote agent with status 0: \(agent.logText.suffix(3000))")
+            agent.removeDirectory()
+        }
+        await controlPlane.terminate()
+        await WalkthroughTests.removeContainers(cluster: cluster)
+    }
+
+    @Test(
+        "SIGKILL of the remote agent, then of the control plane: each comes back, the agent reconnects by itself, the task runs on once, a new one runs"
+    )
+    func crashesOnBothSides() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "berth-remote-\(UUID().uuidString)"
+        )
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cluster = "remote-\(UUID().uuidString.prefix(8).lowercased())"
+        var controlPlane = try ControlPlane(directory: directory, tls: nil)
+        var agent: BerthAgentProcess?
+        do {
+            try await Self.waitUntil("the control plane answers") {
+                try await controlPlane.ecs("list-clusters").status == 0
+            }
+            #expect(try await controlPlane.ecs("create-cluster", "--cluster-name", cluster).status == 0)
+            try await controlPlane.registerTaskDefinition()
+            agent = try Self.agent(cluster: cluster, controlPlane: controlPlane)
+            try await Self.waitUntil("the agent connects") {
+                try await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool == true
+            }
+            let first = try await controlPlane.runTask(cluster: cluster)
+            try await Self.waitUntil("the task is RUNNING") {
+                try await controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING"
+            }
+
+            // The agent dies: the control plane sees it gone; the task's container runs on.
+            await agent?.kill()
+            try await Self.waitUntil("the control plane sees the agent disconnected") {
+                try await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool == false
+            }
+            agent = try Self.agent(cluster: cluster, controlPlane: controlPlane, directory: agent?.directory)
+            try await Self.waitUntil("the restarted agent connects") {
+                try await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool == true
+            }
+
+            // The control plane dies and comes back on its state; the agent finds it again by itself.
+            await controlPlane.kill()
+            controlPlane = try ControlPlane(directory: directory, tls: nil, port: controlPlane.port)
+            try await Self.waitUntil("the agent reconnects to the restarted control plane") {
+                (try? await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool) == true
+            }
+            let second = try await controlPlane.runTask(cluster: cluster)
+            try await Self.waitUntil("a task placed after both restarts is RUNNING") {
+                try await controlPlane.task(second, cluster: cluster)["lastStatus"] as? String == "RUNNING"
+            }
+            #expect(try await controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING")
+            // One container per task: none made twice, none lost.
+            let containers = try await offThePool {
+                try ChildProcess.run(
+                    URL(fileURLWithPath: "/usr/bin/docker"),
+                    ["ps", "-q", "--filter", "label=com.amazonaws.ecs.cluster=\(cluster)"]
+                )
+            }
+            #expect(containers.standardOutput.split(separator: "\n").count == 2, "\(containers.standardOutput)")
+        } catch {
+            Issue.record(
+                "control plane log:\n\(controlPlane.logText.suffix(3000))\nagent log:\n\(agent?.logText.suffix(4000) ?? "")"
+            )
+            _ = await agent?.terminate()
+            await controlPlane.terminate()
+            await WalkthroughTests.removeContainers(cluster: cluster)
+            throw error
+        }
+        if let agent {
+            #expect(await agent.terminate() == 0, "\(agent.logText.suffix(3000))")
             agent.removeDirectory()
         }
         await controlPlane.terminate()
