@@ -156,27 +156,82 @@ struct RemoteAgentTests {
         throw WaitTimeout("not within \(TestEnvironment.loadedWait): \(what)")
     }
 
-    @Test(
-        "ECS_BACKEND_HOST: the agent registers with berth control-plane (http, or https trusted through BERTH_BACKEND_CA_FILE), runs the task the aws CLI places there, reports RUNNING and STOPPED",
-        arguments: [false, true]
-    )
-    func remoteAgent(overTLS: Bool) async throws {
+    /// A control plane with a cluster and the test's task definition, and (once the test starts it) an agent.
+    final class Remote {
+        let directory: URL
+        let cluster: String
+        var controlPlane: ControlPlane
+        var agent: BerthAgentProcess?
+
+        init(directory: URL, cluster: String, controlPlane: ControlPlane) {
+            self.directory = directory
+            self.cluster = cluster
+            self.controlPlane = controlPlane
+        }
+
+        func startAgent(onStateOfEarlier earlier: BerthAgentProcess? = nil) throws {
+            agent = try RemoteAgentTests.agent(
+                cluster: cluster,
+                controlPlane: controlPlane,
+                directory: earlier?.directory
+            )
+        }
+
+        func agentConnected() async throws -> Bool {
+            try await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool == true
+        }
+    }
+
+    /// Runs `body` with a control plane (over TLS with `certificates`) that has a cluster and the task
+    /// definition; afterwards stops what runs and removes the cluster's containers, whatever happened.
+    static func withRemote(certificates: URL? = nil, _ body: (Remote) async throws -> Void) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "berth-remote-\(UUID().uuidString)"
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
+        let cluster = "remote-\(UUID().uuidString.prefix(8).lowercased())"
+        let remote = Remote(
+            directory: directory,
+            cluster: cluster,
+            controlPlane: try ControlPlane(directory: directory, tls: certificates)
+        )
+        do {
+            try await waitUntil("the control plane answers") {
+                try await remote.controlPlane.ecs("list-clusters").status == 0
+            }
+            #expect(try await remote.controlPlane.ecs("create-cluster", "--cluster-name", cluster).status == 0)
+            try await remote.controlPlane.registerTaskDefinition()
+            try await body(remote)
+        } catch {
+            Issue.record(
+                "control plane log:\n\(remote.controlPlane.logText.suffix(3000))\nagent log:\n\(remote.agent?.logText.suffix(4000) ?? "")"
+            )
+            _ = await remote.agent?.terminate()
+            await remote.controlPlane.terminate()
+            await WalkthroughTests.removeContainers(cluster: cluster)
+            throw error
+        }
+        if let agent = remote.agent {
+            let status = await agent.terminate()
+            #expect(status == 0, "SIGTERM ends the remote agent with status 0: \(agent.logText.suffix(3000))")
+            agent.removeDirectory()
+        }
+        await remote.controlPlane.terminate()
+        await WalkthroughTests.removeContainers(cluster: cluster)
+    }
+
+    @Test(
+        "ECS_BACKEND_HOST: the agent registers with berth control-plane (http, or https trusted through BERTH_BACKEND_CA_FILE), runs the task the aws CLI places there, reports RUNNING and STOPPED",
+        arguments: [false, true]
+    )
+    func remoteAgent(overTLS: Bool) async throws {
         let certificates = overTLS ? try await TLSTests.certificates() : nil
         defer { if let certificates { try? FileManager.default.removeItem(at: certificates) } }
-        let cluster = "remote-\(UUID().uuidString.prefix(8).lowercased())"
-        let controlPlane = try ControlPlane(directory: directory, tls: certificates)
-        var agent: BerthAgentProcess?
-        do {
-            try await Self.waitUntil("the control plane answers") {
-                try await controlPlane.ecs("list-clusters").status == 0
-            }
-            #expect(try await controlPlane.ecs("create-cluster", "--cluster-name", cluster).status == 0)
-            agent = try Self.agent(cluster: cluster, controlPlane: controlPlane)
+        try await Self.withRemote(certificates: certificates) { remote in
+            let controlPlane = remote.controlPlane
+            let cluster = remote.cluster
+            try remote.startAgent()
             var instance: [String: Any] = [:]
             try await Self.waitUntil("the agent registers and connects") {
                 instance = try await controlPlane.instance(cluster: cluster)
@@ -184,7 +239,6 @@ struct RemoteAgentTests {
             }
             #expect((instance["versionInfo"] as? [String: Any])?["dockerVersion"] != nil)
 
-            try await controlPlane.registerTaskDefinition()
             let taskArn = try await controlPlane.runTask(cluster: cluster)
             var task: [String: Any] = [:]
             try await Self.waitUntil("the task is RUNNING") {
@@ -212,72 +266,45 @@ struct RemoteAgentTests {
             #expect(task["stoppedReason"] as? String == "done")
             let exited = try #require((task["containers"] as? [[String: Any]])?.first)
             #expect(exited["exitCode"] as? Int == 0, "\(exited)")
-        } catch {
-            Issue.record(
-                "control plane log:\n\(controlPlane.logText.suffix(3000))\nagent log:\n\(agent?.logText.suffix(4000) ?? "")"
-            )
-            _ = await agent?.terminate()
-            await controlPlane.terminate()
-            await WalkthroughTests.removeContainers(cluster: cluster)
-            throw error
         }
-        if let agent {
-            let status = await agent.terminate()
-            #expect(status == 0, "SIGTERM ends the remote agent with status 0: \(agent.logText.suffix(3000))")
-            agent.removeDirectory()
-        }
-        await controlPlane.terminate()
-        await WalkthroughTests.removeContainers(cluster: cluster)
     }
 
     @Test(
         "SIGKILL of the remote agent, then of the control plane: each comes back, the agent reconnects by itself, the task runs on once, a new one runs"
     )
     func crashesOnBothSides() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "berth-remote-\(UUID().uuidString)"
-        )
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let cluster = "remote-\(UUID().uuidString.prefix(8).lowercased())"
-        var controlPlane = try ControlPlane(directory: directory, tls: nil)
-        var agent: BerthAgentProcess?
-        do {
-            try await Self.waitUntil("the control plane answers") {
-                try await controlPlane.ecs("list-clusters").status == 0
-            }
-            #expect(try await controlPlane.ecs("create-cluster", "--cluster-name", cluster).status == 0)
-            try await controlPlane.registerTaskDefinition()
-            agent = try Self.agent(cluster: cluster, controlPlane: controlPlane)
-            try await Self.waitUntil("the agent connects") {
-                try await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool == true
-            }
-            let first = try await controlPlane.runTask(cluster: cluster)
+        try await Self.withRemote { remote in
+            let cluster = remote.cluster
+            try remote.startAgent()
+            try await Self.waitUntil("the agent connects") { try await remote.agentConnected() }
+            let first = try await remote.controlPlane.runTask(cluster: cluster)
             try await Self.waitUntil("the task is RUNNING") {
-                try await controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING"
+                try await remote.controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING"
             }
 
             // The agent dies: the control plane sees it gone; the task's container runs on.
-            await agent?.kill()
+            await remote.agent?.kill()
             try await Self.waitUntil("the control plane sees the agent disconnected") {
-                try await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool == false
+                try await !remote.agentConnected()
             }
-            agent = try Self.agent(cluster: cluster, controlPlane: controlPlane, directory: agent?.directory)
-            try await Self.waitUntil("the restarted agent connects") {
-                try await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool == true
-            }
+            try remote.startAgent(onStateOfEarlier: remote.agent)
+            try await Self.waitUntil("the restarted agent connects") { try await remote.agentConnected() }
 
             // The control plane dies and comes back on its state; the agent finds it again by itself.
-            await controlPlane.kill()
-            controlPlane = try ControlPlane(directory: directory, tls: nil, port: controlPlane.port)
+            await remote.controlPlane.kill()
+            remote.controlPlane = try ControlPlane(
+                directory: remote.directory,
+                tls: nil,
+                port: remote.controlPlane.port
+            )
             try await Self.waitUntil("the agent reconnects to the restarted control plane") {
-                (try? await controlPlane.instance(cluster: cluster)["agentConnected"] as? Bool) == true
+                (try? await remote.agentConnected()) == true
             }
-            let second = try await controlPlane.runTask(cluster: cluster)
+            let second = try await remote.controlPlane.runTask(cluster: cluster)
             try await Self.waitUntil("a task placed after both restarts is RUNNING") {
-                try await controlPlane.task(second, cluster: cluster)["lastStatus"] as? String == "RUNNING"
+                try await remote.controlPlane.task(second, cluster: cluster)["lastStatus"] as? String == "RUNNING"
             }
-            #expect(try await controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING")
+            #expect(try await remote.controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING")
             // One container per task: none made twice, none lost.
             let containers = try await offThePool {
                 try ChildProcess.run(
@@ -286,20 +313,6 @@ struct RemoteAgentTests {
                 )
             }
             #expect(containers.standardOutput.split(separator: "\n").count == 2, "\(containers.standardOutput)")
-        } catch {
-            Issue.record(
-                "control plane log:\n\(controlPlane.logText.suffix(3000))\nagent log:\n\(agent?.logText.suffix(4000) ?? "")"
-            )
-            _ = await agent?.terminate()
-            await controlPlane.terminate()
-            await WalkthroughTests.removeContainers(cluster: cluster)
-            throw error
         }
-        if let agent {
-            #expect(await agent.terminate() == 0, "\(agent.logText.suffix(3000))")
-            agent.removeDirectory()
-        }
-        await controlPlane.terminate()
-        await WalkthroughTests.removeContainers(cluster: cluster)
     }
 }
