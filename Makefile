@@ -32,6 +32,11 @@ test: test-environment lint
 	python3 scripts/fuzz/ecs_fuzz.py --mode both --requests 1000 $(FUZZ_ARGS)
 	# Alone, after the others: it restarts dockerd under a running agent.
 	BERTH_TEST_DOCKERD_RESTART=1 $(SWIFT) test --skip-build --filter DockerdRestartTests
+	# Several hosts on this machine (network namespaces joined by a bridge, a dockerd and an agent in
+	# each, one control plane), alone, after the others; the hosts go away whatever the outcome.
+	scripts/test-hosts.sh up 3
+	BERTH_TEST_HOSTS=3 $(SWIFT) test --skip-build --filter ManyHostsTests; status=$$?; \
+		scripts/test-hosts.sh down 3; exit $$status
 	# The package installed on a clean Debian root.
 	packaging/test-install.sh packaging/berth_$(VERSION)_$(ARCHITECTURE).deb
 

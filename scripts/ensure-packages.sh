@@ -15,6 +15,8 @@ packages=(
     dpkg-dev             # dpkg-shlibdeps, for the package's dependencies (make deb)
     binutils             # strip (make deb)
     debootstrap          # a clean Debian root to test installing the package in
+    iproute2             # ip: the network namespaces of the many-host tests
+    util-linux           # nsenter: a dockerd and an agent in each of those namespaces
     pkg-config
     curl
     ca-certificates

@@ -20,13 +20,16 @@ struct RemoteAgentTests {
         let caBundle: URL?
 
         let port: Int
+        /// The address it listens on.
+        let address: String
 
         /// Starts `berth control-plane` on `directory`; given the `port` of an earlier one, it starts again on
         /// its state.
-        init(directory: URL, tls: URL?, port: Int? = nil) throws {
+        init(directory: URL, tls: URL?, port: Int? = nil, address: String = "127.0.0.1") throws {
             let port = try port ?? TestPorts.free()
             self.port = port
-            endpoint = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)"
+            self.address = address
+            endpoint = "\(tls == nil ? "http" : "https")://\(address):\(port)"
             caBundle = tls?.appendingPathComponent("cert.pem")
             let credentials = directory.appendingPathComponent("credentials")
             try """
@@ -41,7 +44,7 @@ struct RemoteAgentTests {
             try """
             AWS_DEFAULT_REGION=us-east-1
             ECS_DATADIR=\(directory.path)/control-plane
-            BERTH_API_LISTEN=127.0.0.1:\(port)
+            BERTH_API_LISTEN=\(address):\(port)
             BERTH_API_CREDENTIALS_FILE=\(credentials.path)
             ECS_LOGLEVEL=info
             \(tls.map { "BERTH_TLS_CERTIFICATE=\($0.path)/cert.pem\nBERTH_TLS_KEY=\($0.path)/key.pem" } ?? "")
@@ -65,6 +68,10 @@ struct RemoteAgentTests {
 
         /// `aws ecs …` signed with the operator's key; its JSON answer, or the CLI's error.
         func ecs(_ arguments: String...) async throws -> AWSCLI {
+            try await ecs(arguments)
+        }
+
+        func ecs(_ arguments: [String]) async throws -> AWSCLI {
             try await AWSCLI.run(
                 ["ecs"] + arguments + (caBundle.map { ["--ca-bundle", $0.path] } ?? []),
                 endpoint: endpoint,
@@ -113,9 +120,11 @@ struct RemoteAgentTests {
         }
 
         func registerTaskDefinition() async throws {
+            // A web server on 8080, published on a dynamic host port; SIGTERM ends it with 0.
             let definitions = """
                 [{"name":"app","image":"\(TestEnvironment.localImage)","memory":32,"essential":true,
-                  "command":["sh","-c","trap 'exit 0' TERM; while true; do sleep 1; done"]}]
+                  "command":["sh","-c","trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"],
+                  "portMappings":[{"containerPort":8080,"hostPort":0}]}]
                 """
             let registered = try await ecs(
                 "register-task-definition",
@@ -129,10 +138,13 @@ struct RemoteAgentTests {
     }
 
     /// `berth agent` configured for `controlPlane`; given the `directory` of an earlier one, on its state.
+    /// `extraConfiguration` and `launcher` run it as another host (see ManyHostsTests).
     static func agent(
         cluster: String,
         controlPlane: ControlPlane,
-        directory: URL? = nil
+        directory: URL? = nil,
+        extraConfiguration: String = "",
+        launcher: [String] = []
     ) throws -> BerthAgentProcess {
         try BerthAgentProcess(
             cluster: cluster,
@@ -142,7 +154,9 @@ struct RemoteAgentTests {
                 AWS_ACCESS_KEY_ID=\(Self.agentKey.id)
                 AWS_SECRET_ACCESS_KEY=\(Self.agentKey.secret)
                 \(controlPlane.caBundle.map { "BERTH_BACKEND_CA_FILE=\($0.path)" } ?? "")
-                """
+                \(extraConfiguration)
+                """,
+            launcher: launcher
         )
     }
 
@@ -184,7 +198,11 @@ struct RemoteAgentTests {
 
     /// Runs `body` with a control plane (over TLS with `certificates`) that has a cluster and the task
     /// definition; afterwards stops what runs and removes the cluster's containers, whatever happened.
-    static func withRemote(certificates: URL? = nil, _ body: (Remote) async throws -> Void) async throws {
+    static func withRemote(
+        certificates: URL? = nil,
+        address: String = "127.0.0.1",
+        _ body: (Remote) async throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "berth-remote-\(UUID().uuidString)"
         )
@@ -194,7 +212,7 @@ struct RemoteAgentTests {
         let remote = Remote(
             directory: directory,
             cluster: cluster,
-            controlPlane: try ControlPlane(directory: directory, tls: certificates)
+            controlPlane: try ControlPlane(directory: directory, tls: certificates, address: address)
         )
         do {
             try await waitUntil("the control plane answers") {

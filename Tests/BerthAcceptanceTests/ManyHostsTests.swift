@@ -1,0 +1,177 @@
+import BerthTestSupport
+import Foundation
+import Testing
+
+/// Several hosts on this machine: network namespaces joined by a bridge, each with its own dockerd
+/// (`scripts/test-hosts.sh up`), each running its own `berth agent`, and one `berth control-plane` on the
+/// bridge address, with signatures checked, driven by the aws CLI. `make test` runs this suite alone, after
+/// the others, with the hosts up (BERTH_TEST_HOSTS=3).
+@Suite(
+    "Several hosts, one berth control-plane",
+    .enabled(if: ProcessInfo.processInfo.environment["BERTH_TEST_HOSTS"] != nil)
+)
+struct ManyHostsTests {
+    static let hosts = Int(ProcessInfo.processInfo.environment["BERTH_TEST_HOSTS"] ?? "") ?? 3
+    /// The bridge's address in this namespace, where the control plane listens.
+    static let bridgeAddress = "10.77.0.1"
+
+    static func hostAddress(_ host: Int) -> String { "10.77.0.\(10 + host)" }
+    static func dockerSocket(_ host: Int) -> String { "/run/berth-hosts/h\(host)/docker.sock" }
+
+    /// `berth agent` as host `host`: in its namespace, on its dockerd, with its own instance id.
+    static func startAgent(
+        _ host: Int,
+        remote: RemoteAgentTests.Remote,
+        directory: URL? = nil
+    ) throws -> BerthAgentProcess {
+        try RemoteAgentTests.agent(
+            cluster: remote.cluster,
+            controlPlane: remote.controlPlane,
+            directory: directory,
+            extraConfiguration: """
+                DOCKER_HOST=unix://\(dockerSocket(host))
+                BERTH_INSTANCE_ID=host-\(host)
+                """,
+            launcher: ["/usr/bin/nsenter", "--net=/var/run/netns/berth-h\(host)"]
+        )
+    }
+
+    /// The containers of `cluster` that host `host`'s dockerd runs.
+    static func runningContainers(_ host: Int, cluster: String) async throws -> [String] {
+        let listed = try await offThePool {
+            try ChildProcess.run(
+                URL(fileURLWithPath: "/usr/bin/docker"),
+                [
+                    "-H", "unix://\(dockerSocket(host))", "ps", "-q", "--filter",
+                    "label=com.amazonaws.ecs.cluster=\(cluster)",
+                ]
+            )
+        }
+        return listed.standardOutput.split(separator: "\n").map(String.init)
+    }
+
+    /// Each task's instance ARN, and the ec2InstanceId of each instance.
+    static func placements(
+        _ arns: [String],
+        remote: RemoteAgentTests.Remote
+    ) async throws -> (instanceOf: [String: String], hostOf: [String: String]) {
+        let cluster = remote.cluster
+        let tasks =
+            try await remote.controlPlane.ecs(["describe-tasks", "--cluster", cluster, "--tasks"] + arns).json?["tasks"]
+            as? [[String: Any]] ?? []
+        var instanceOf: [String: String] = [:]
+        for task in tasks {
+            if let arn = task["taskArn"] as? String, let instance = task["containerInstanceArn"] as? String {
+                instanceOf[arn] = instance
+            }
+        }
+        let listed = try await remote.controlPlane.ecs("list-container-instances", "--cluster", cluster)
+        let instanceArns = listed.json?["containerInstanceArns"] as? [String] ?? []
+        let described = try await remote.controlPlane.ecs(
+            ["describe-container-instances", "--cluster", cluster, "--container-instances"] + instanceArns
+        )
+        var hostOf: [String: String] = [:]
+        for instance in described.json?["containerInstances"] as? [[String: Any]] ?? [] {
+            if let arn = instance["containerInstanceArn"] as? String, let id = instance["ec2InstanceId"] as? String {
+                hostOf[arn] = id
+            }
+        }
+        return (instanceOf, hostOf)
+    }
+
+    static func connectedHosts(_ remote: RemoteAgentTests.Remote) async throws -> Set<String> {
+        let listed = try await remote.controlPlane.ecs("list-container-instances", "--cluster", remote.cluster)
+        let arns = listed.json?["containerInstanceArns"] as? [String] ?? []
+        guard !arns.isEmpty else { return [] }
+        let described = try await remote.controlPlane.ecs(
+            ["describe-container-instances", "--cluster", remote.cluster, "--container-instances"] + arns
+        )
+        let instances = described.json?["containerInstances"] as? [[String: Any]] ?? []
+        return Set(
+            instances.filter { $0["agentConnected"] as? Bool == true }.compactMap { $0["ec2InstanceId"] as? String }
+        )
+    }
+
+    /// RunTask of `count` tasks; with `distinct`, each on another instance than any task of the group.
+    static func runTasks(_ count: Int, distinct: Bool, remote: RemoteAgentTests.Remote) async throws -> [String] {
+        let run = try await remote.controlPlane.ecs(
+            [
+                "run-task", "--cluster", remote.cluster, "--task-definition", "remote-app", "--count", "\(count)",
+            ] + (distinct ? ["--placement-constraints", "type=distinctInstance"] : [])
+        )
+        #expect(run.status == 0, "\(run.error)")
+        #expect((run.json?["failures"] as? [Any])?.isEmpty ?? true, "\(run.output)")
+        return (run.json?["tasks"] as? [[String: Any]] ?? []).compactMap { $0["taskArn"] as? String }
+    }
+
+    static func waitUntilRunning(_ arns: [String], remote: RemoteAgentTests.Remote) async throws {
+        try await RemoteAgentTests.waitUntil("\(arns.count) task(s) RUNNING") {
+            let tasks =
+                try await remote.controlPlane.ecs(["describe-tasks", "--cluster", remote.cluster, "--tasks"] + arns)
+                .json?["tasks"] as? [[String: Any]] ?? []
+            return tasks.count == arns.count && tasks.allSatisfy { $0["lastStatus"] as? String == "RUNNING" }
+        }
+    }
+
+    @Test(
+        "one agent per host: distinctInstance puts a task on each, reachable on its host's address; a killed agent is seen gone, skipped by placement, and comes back to its task"
+    )
+    func hosts() async throws {
+        let hosts = Self.hosts
+        try await RemoteAgentTests.withRemote(address: Self.bridgeAddress) { remote in
+            var agents: [Int: BerthAgentProcess] = [:]
+            do {
+                for host in 1...hosts { agents[host] = try Self.startAgent(host, remote: remote) }
+                let all = Set((1...hosts).map { "host-\($0)" })
+                try await RemoteAgentTests.waitUntil("every host's agent connects") {
+                    try await Self.connectedHosts(remote) == all
+                }
+
+                // One task on each host, each reachable on its host's address and published port.
+                let first = try await Self.runTasks(hosts, distinct: true, remote: remote)
+                #expect(first.count == hosts)
+                try await Self.waitUntilRunning(first, remote: remote)
+                let (instanceOf, hostOf) = try await Self.placements(first, remote: remote)
+                #expect(Set(first.compactMap { instanceOf[$0].flatMap { hostOf[$0] } }) == all)
+                for arn in first {
+                    let task = try await remote.controlPlane.task(arn, cluster: remote.cluster)
+                    let container = (task["containers"] as? [[String: Any]])?.first
+                    let binding = (container?["networkBindings"] as? [[String: Any]])?.first
+                    let port = try #require(binding?["hostPort"] as? Int, "\(task)")
+                    let host = try #require(instanceOf[arn].flatMap { hostOf[$0] }?.dropFirst("host-".count))
+                    let address = Self.hostAddress(try #require(Int(host)))
+                    _ = try await fetchWhenServing("http://\(address):\(port)/")
+                }
+
+                // Host 2's agent dies: the control plane sees it gone; new tasks go to the others only (not
+                // distinct: every host already runs one of the group).
+                await agents[2]?.kill()
+                try await RemoteAgentTests.waitUntil("host-2 is seen disconnected") {
+                    try await Self.connectedHosts(remote) == all.subtracting(["host-2"])
+                }
+                let second = try await Self.runTasks(hosts - 1, distinct: false, remote: remote)
+                try await Self.waitUntilRunning(second, remote: remote)
+                let (secondInstanceOf, secondHostOf) = try await Self.placements(second, remote: remote)
+                #expect(!second.contains { secondInstanceOf[$0].flatMap { secondHostOf[$0] } == "host-2" })
+
+                // It comes back on its state: reconnected, its task runs on, still one container there.
+                agents[2] = try Self.startAgent(2, remote: remote, directory: agents[2]?.directory)
+                try await RemoteAgentTests.waitUntil("host-2 is connected again") {
+                    try await Self.connectedHosts(remote) == all
+                }
+                try await Self.waitUntilRunning(first, remote: remote)
+                #expect(try await Self.runningContainers(2, cluster: remote.cluster).count == 1)
+            } catch {
+                for (host, agent) in agents.sorted(by: { $0.key < $1.key }) {
+                    Issue.record("agent of host-\(host):\n\(agent.logText.suffix(2500))")
+                    _ = await agent.terminate()
+                }
+                throw error
+            }
+            for agent in agents.values {
+                #expect(await agent.terminate() == 0, "\(agent.logText.suffix(2000))")
+                agent.removeDirectory()
+            }
+        }
+    }
+}
