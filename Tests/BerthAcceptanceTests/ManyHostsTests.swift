@@ -161,6 +161,49 @@ struct ManyHostsTests {
                 }
                 try await Self.waitUntilRunning(first, remote: remote)
                 #expect(try await Self.runningContainers(2, cluster: remote.cluster).count == 1)
+
+                // A service spread over the instances: the same number of its tasks on every host.
+                let created = try await remote.controlPlane.ecs(
+                    "create-service",
+                    "--cluster",
+                    remote.cluster,
+                    "--service-name",
+                    "spread",
+                    "--task-definition",
+                    "remote-app",
+                    "--desired-count",
+                    "\(2 * hosts)",
+                    "--placement-strategy",
+                    "type=spread,field=instanceId"
+                )
+                #expect(created.status == 0, "\(created.error)")
+                var serviceTasks: [String] = []
+                try await RemoteAgentTests.waitUntil("the service runs \(2 * hosts) tasks") {
+                    let described = try await remote.controlPlane.ecs(
+                        "describe-services",
+                        "--cluster",
+                        remote.cluster,
+                        "--services",
+                        "spread"
+                    )
+                    let service = (described.json?["services"] as? [[String: Any]])?.first
+                    guard service?["runningCount"] as? Int == 2 * hosts else { return false }
+                    let listed = try await remote.controlPlane.ecs(
+                        "list-tasks",
+                        "--cluster",
+                        remote.cluster,
+                        "--service-name",
+                        "spread"
+                    )
+                    serviceTasks = listed.json?["taskArns"] as? [String] ?? []
+                    return serviceTasks.count == 2 * hosts
+                }
+                let (serviceInstanceOf, serviceHostOf) = try await Self.placements(serviceTasks, remote: remote)
+                var perHost: [String: Int] = [:]
+                for arn in serviceTasks {
+                    perHost[serviceInstanceOf[arn].flatMap { serviceHostOf[$0] } ?? "?", default: 0] += 1
+                }
+                #expect(perHost == Dictionary(uniqueKeysWithValues: all.map { ($0, 2) }), "\(perHost)")
             } catch {
                 for (host, agent) in agents.sorted(by: { $0.key < $1.key }) {
                     Issue.record("agent of host-\(host):\n\(agent.logText.suffix(2500))")
