@@ -47,17 +47,21 @@ public actor TaskEngine: ManagedTaskOwner {
 
     // MARK: Tasks from the control plane
 
-    /// Takes a payload's tasks; returns once each is saved, so the payload may be acknowledged. Tasks to stop
-    /// are applied first, as the ECS agent does.
-    /// Stops tasks on the agent's own account (the control plane confirmed it no longer places them here).
+    /// Stops tasks on the agent's own account: a task manifest wants them STOPPED, or the control plane
+    /// confirmed it no longer places them here.
     public func stop(_ taskArns: [String], reason: String) async {
         for arn in taskArns {
             guard let task = tasks[arn] else { continue }
-            logger.info("Stopping a task the control plane no longer lists", metadata: ["task.arn": "\(arn)"])
+            logger.info(
+                "Stopping a task on the manifest's word",
+                metadata: ["task.arn": "\(arn)", "reason": "\(reason)"]
+            )
             await task.apply(.stopRequested(reason: reason, code: nil))
         }
     }
 
+    /// Takes a payload's tasks; returns once each is saved, so the payload may be acknowledged. Tasks to stop
+    /// are applied first, as the ECS agent does.
     public func accept(_ message: PayloadMessage) async throws(AgentError) {
         guard accepting else { throw AgentError(.store, "the agent is shutting down") }
         let ordered =

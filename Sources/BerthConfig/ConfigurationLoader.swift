@@ -659,7 +659,6 @@ struct ValueReader {
         return .accepted(text)
     }
 
-    /// A file named by an optional key: an absolute path, since Berth's working directory is not the operator's.
     /// An AWS access key ID: 16 to 128 letters and digits.
     static func accessKey(_ text: String) -> Interpretation<String?> {
         (16...128).contains(text.count) && text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
@@ -672,10 +671,12 @@ struct ValueReader {
             ? .accepted(text) : .refused(reason: "not a secret access key (16 or more characters, no spaces)")
     }
 
+    /// Whether a URL's host is this machine's loopback.
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
     }
 
+    /// A file named by an optional key: an absolute path, since Berth's working directory is not the operator's.
     static func absolutePath(_ text: String) -> Interpretation<String?> {
         text.hasPrefix("/") ? .accepted(text) : .refused(reason: "must be an absolute path")
     }
