@@ -99,6 +99,16 @@ public struct BerthConfiguration: Sendable, Hashable {
     /// BERTH_INSTANCE_LOST_AFTER: how long an instance's agent may be away before the control plane counts the
     /// instance as lost and replaces its service tasks on other instances (at least 10s).
     public var instanceLostAfter: Duration = .seconds(600)
+    /// BERTH_CHANNEL_HEARTBEAT_INTERVAL: the control plane heartbeats an agent's channel idle this long, and
+    /// closes a channel that leaves two heartbeats unanswered (at least 1s).
+    public var channelHeartbeatInterval: Duration = .seconds(20)
+    /// BERTH_CHANNEL_SILENCE_TIMEOUT: a remote agent closes and reopens a channel that brought no frame for this
+    /// long plus a random part of as much again (at least 1s; keep it above the control plane's heartbeat
+    /// interval).
+    public var channelSilenceTimeout: Duration = .seconds(60)
+    /// BERTH_CHANNEL_LIFETIME: a remote agent closes every channel cleanly after this long (plus up to a sixth
+    /// more) and opens another, so that agents spread over a control plane's replicas (at least 10s).
+    public var channelLifetime: Duration = .seconds(1800)
 
     public init(region: AWSRegion, dynamicHostPortRange: PortRange) {
         self.region = region

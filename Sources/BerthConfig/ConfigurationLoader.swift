@@ -483,6 +483,24 @@ struct ValueReader {
             minimum: .seconds(10),
             belowMinimum: .clamp
         )
+        configuration.channelHeartbeatInterval = readDuration(
+            .channelHeartbeatInterval,
+            default: defaults.channelHeartbeatInterval,
+            minimum: .seconds(1),
+            belowMinimum: .clamp
+        )
+        configuration.channelSilenceTimeout = readDuration(
+            .channelSilenceTimeout,
+            default: defaults.channelSilenceTimeout,
+            minimum: .seconds(1),
+            belowMinimum: .clamp
+        )
+        configuration.channelLifetime = readDuration(
+            .channelLifetime,
+            default: defaults.channelLifetime,
+            minimum: .seconds(10),
+            belowMinimum: .clamp
+        )
         configuration.stoppedTaskRetention = readDuration(
             .stoppedTaskRetention,
             default: defaults.stoppedTaskRetention,

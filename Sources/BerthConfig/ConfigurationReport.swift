@@ -71,6 +71,9 @@ public enum ConfigurationReport {
         case .instanceID: configuration.instanceID ?? ""
         case .availabilityZone: configuration.availabilityZone ?? ""
         case .instanceLostAfter: GoDuration.format(configuration.instanceLostAfter)
+        case .channelHeartbeatInterval: GoDuration.format(configuration.channelHeartbeatInterval)
+        case .channelSilenceTimeout: GoDuration.format(configuration.channelSilenceTimeout)
+        case .channelLifetime: GoDuration.format(configuration.channelLifetime)
         case .accessKeyID: configuration.backendAccessKeyID ?? ""
         case .secretAccessKey: configuration.backendSecretAccessKey == nil ? "" : "<redacted>"
         case .backendCAFile: configuration.backendCAFile ?? ""

@@ -53,7 +53,14 @@ public struct ControlPlaneServices: Sendable {
             throw AgentError(.store, "control plane: \(error)")
         }
         let listen = configuration.apiListen
-        let channel = AgentChannelEndpoint(controlPlane: controlPlane, verifier: verifier, logger: logger)
+        var channelTiming = AgentChannelEndpoint.Timing()
+        channelTiming.heartbeatInterval = configuration.channelHeartbeatInterval
+        let channel = AgentChannelEndpoint(
+            controlPlane: controlPlane,
+            verifier: verifier,
+            timing: channelTiming,
+            logger: logger
+        )
         let server: HTTPServerBuilder
         if let tls = try Self.tlsConfiguration(configuration) {
             do {

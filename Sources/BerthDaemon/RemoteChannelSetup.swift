@@ -65,11 +65,17 @@ struct RemoteChannelSetup {
         )
         let api = SignedECSClient(baseURL: baseURL, signer: signer, tls: tls, logger: logger)
         let dockerVersion = try? await docker.version().version
+        var timing = RemoteControlPlaneConnection.Timing()
+        timing.silenceBeforeClose = configuration.channelSilenceTimeout
+        timing.silenceJitter = configuration.channelSilenceTimeout
+        timing.connectionLifetime = configuration.channelLifetime
+        timing.lifetimeJitter = configuration.channelLifetime / 6
         let connection = RemoteControlPlaneConnection(
             api: api,
             tls: tls,
             trustsPrivateCA: configuration.backendCAFile != nil,
             identity: .init(agentVersion: agentVersion, agentHash: agentHash, dockerVersion: dockerVersion),
+            timing: timing,
             logger: logger
         )
         return RemoteChannelSetup(api: api, connection: connection)

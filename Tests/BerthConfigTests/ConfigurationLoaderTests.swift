@@ -85,6 +85,9 @@ struct ConfigurationLoaderTests {
             BERTH_INSTANCE_ID=host-17.rack-3
             BERTH_AVAILABILITY_ZONE=dc1-room2
             BERTH_INSTANCE_LOST_AFTER=2m
+            BERTH_CHANNEL_HEARTBEAT_INTERVAL=5s
+            BERTH_CHANNEL_SILENCE_TIMEOUT=15s
+            BERTH_CHANNEL_LIFETIME=10m
             BERTH_TLS_CERTIFICATE=/etc/ecs/berth.crt
             BERTH_TLS_KEY=/etc/ecs/berth.key
             AWS_ACCESS_KEY_ID=AKIDEXAMPLEAGENT01
@@ -100,6 +103,9 @@ struct ConfigurationLoaderTests {
         #expect(configuration.backendAccessKeyID == "AKIDEXAMPLEAGENT01")
         #expect(configuration.backendSecretAccessKey == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
         #expect(configuration.backendCAFile == "/etc/ecs/control-plane-ca.pem")
+        #expect(configuration.channelHeartbeatInterval == .seconds(5))
+        #expect(configuration.channelSilenceTimeout == .seconds(15))
+        #expect(configuration.channelLifetime == .seconds(600))
         #expect(!configuration.runsEmbeddedControlPlane)
         #expect(configuration.dockerHost == .tcp(host: "127.0.0.1", port: 2375))
         #expect(configuration.dataDirectory == "/srv/berth")
