@@ -177,8 +177,11 @@ public struct AgentChannelEndpoint: Sendable {
 
     /// Runs one agent's channel until either side closes it or its heartbeats go unanswered.
     func serve(_ peer: Peer, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        var logger = self.logger
-        logger[metadataKey: "instance"] = "\(peer.instanceArn)"
+        let logger = {
+            var logger = self.logger
+            logger[metadataKey: "instance"] = "\(peer.instanceArn)"
+            return logger
+        }()
         let session = WebSocketAgentSession(peer: peer, outbound: outbound, logger: logger)
         do {
             try await controlPlane.agentConnected(instanceArn: peer.instanceArn, session: session)
@@ -188,11 +191,17 @@ public struct AgentChannelEndpoint: Sendable {
             try? await outbound.close(.policyViolation, reason: refusal.type)
             return
         }
+        // The session ends when the agent's side ends, or when its heartbeats go unanswered: a dead path
+        // never answers the close either, so the agent is counted disconnected at once, not when TCP gives
+        // up on the connection many minutes later.
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.heartbeats(session) }
             group.addTask { await self.manifests(session) }
-            await self.read(inbound, session: session, logger: logger)
-            session.close(reason: "the agent closed the channel")
+            group.addTask { await self.heartbeats(session) }
+            group.addTask {
+                await self.read(inbound, session: session, logger: logger)
+                session.close(reason: "the agent closed the channel")
+            }
+            _ = await group.next()
             group.cancelAll()
         }
         await controlPlane.agentDisconnected(instanceArn: peer.instanceArn, session: session)
@@ -292,8 +301,8 @@ public struct AgentChannelEndpoint: Sendable {
         }
     }
 
-    /// Sends a heartbeat whenever nothing was sent for `heartbeatInterval`; closes the connection when too
-    /// many went unanswered.
+    /// Sends a heartbeat whenever nothing was sent for `heartbeatInterval`; closes the connection, and
+    /// returns, when too many went unanswered.
     private func heartbeats(_ session: WebSocketAgentSession) async {
         while !Task.isCancelled {
             let idleFor = session.idleFor()

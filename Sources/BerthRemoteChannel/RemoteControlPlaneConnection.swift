@@ -26,6 +26,8 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         /// so agents spread over a control plane's replicas as they come and go.
         public var connectionLifetime: Duration = .seconds(30 * 60)
         public var lifetimeJitter: Duration = .seconds(5 * 60)
+        /// DiscoverPollEndpoint's answer is used this long before asking again (the ECS agent's 12 h).
+        public var pollEndpointLifetime: Duration = .seconds(12 * 3600)
 
         public init() {}
     }
@@ -51,7 +53,7 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
     let identity: AgentIdentity
     let timing: Timing
     let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     private struct State {
         /// The cluster each registered instance belongs to, from its registration.
@@ -59,6 +61,7 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         /// The open channel: where acknowledgements are written.
         var channel: OpenChannel?
         var nextChannelID = 0
+        var pollEndpoint: PollEndpointCache
     }
 
     private struct OpenChannel {
@@ -82,6 +85,7 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         self.identity = identity
         self.timing = timing
         self.logger = logger
+        state = Mutex(State(pollEndpoint: PollEndpointCache(lifetime: timing.pollEndpointLifetime)))
     }
 
     // MARK: The signed API
@@ -156,7 +160,7 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
 
     public func connect(instanceArn: String) async throws(ControlPlaneError) -> PayloadStream {
         let clusterArn = cluster(of: instanceArn)
-        let url = try await channelURL(instanceArn: instanceArn, clusterArn: clusterArn)
+        let (url, discovered) = try await channelURL(instanceArn: instanceArn, clusterArn: clusterArn)
         let (stream, continuation) = PayloadStream.makeStream(bufferingPolicy: .unbounded)
         let opened = OpenedSignal()
         let channelTask = Task {
@@ -169,6 +173,9 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
                     opened: opened
                 )
             } catch {
+                if let discovered, Self.isConnectionFailure(error) {
+                    self.state.withLock { $0.pollEndpoint.forget(discovered) }
+                }
                 let failure = await self.refusal(url: url, error: error)
                 opened.fail(failure)
                 ending = failure
@@ -202,6 +209,8 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
             maxFrameSize: ACSMessage.maximumFrameSize,
             additionalHeaders: signedHeaders(url: url)
         )
+        // A close the control plane does not answer soon is not waited for (the path may be dead).
+        configuration.closeTimeout = .seconds(5)
         let (tls, serverName) = try channelTLS(for: url)
         configuration.sniHostname = serverName
         let timing = self.timing
@@ -227,6 +236,9 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
             opened.succeed()
             logger.info("Payload channel open", metadata: ["url": "\(url.prefix { $0 != "?" })"])
             let lastFrame = LastFrame()
+            // The channel ends when the control plane's side ends, or as soon as the watch closes it: a dead
+            // path never answers the close, and reading on would wait for TCP to give up, many minutes later.
+            // (A payload that comes after the close goes unacknowledged, and so comes again.)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     try await Self.watch(
@@ -237,16 +249,19 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
                         logger: logger
                     )
                 }
-                for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
-                    lastFrame.touch()
-                    guard case .text(let text) = message else { continue }
-                    guard
-                        try await self.handle(frame: text, outbound: outbound, continuation: continuation, id: id)
-                    else {
-                        ending.set(.closedOnPurpose)
-                        break
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
+                        lastFrame.touch()
+                        guard case .text(let text) = message else { continue }
+                        guard
+                            try await self.handle(frame: text, outbound: outbound, continuation: continuation, id: id)
+                        else {
+                            ending.set(.closedOnPurpose)
+                            break
+                        }
                     }
                 }
+                _ = try await group.next()
                 group.cancelAll()
             }
         }
@@ -366,31 +381,45 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         return true
     }
 
-    /// The channel's URL: DiscoverPollEndpoint's answer, unless it names no host this agent can reach (a
+    /// The channel's URL, and the discovered endpoint it is at (nil for the API's own address): where
+    /// DiscoverPollEndpoint says (see ``PollEndpointCache``), unless it names no host this agent can reach (a
     /// control plane listening on 0.0.0.0 says so), then the API's own address.
-    private func channelURL(instanceArn: String, clusterArn: String) async throws(ControlPlaneError) -> String {
+    private func channelURL(
+        instanceArn: String,
+        clusterArn: String
+    ) async throws(ControlPlaneError) -> (url: String, discovered: URL?) {
         struct Request: Encodable {
             var containerInstance: String
             var cluster: String
         }
         struct Answer: Decodable { var endpoint: String? }
-        var base = api.baseURL
-        do {
-            let answer = try await api.call(
-                "DiscoverPollEndpoint",
-                Request(containerInstance: instanceArn, cluster: clusterArn),
-                answer: Answer.self
-            )
-            if let endpoint = answer.endpoint.flatMap(URL.init(string:)), let host = endpoint.host,
-                !["", "0.0.0.0", "::", "[::]"].contains(host), endpoint.port != 0
-            {
-                base = endpoint
+        var discovered = state.withLock { $0.pollEndpoint.current(for: instanceArn, now: .now) }
+        if discovered == nil {
+            do {
+                let answer = try await api.call(
+                    "DiscoverPollEndpoint",
+                    Request(containerInstance: instanceArn, cluster: clusterArn),
+                    answer: Answer.self
+                )
+                if let endpoint = answer.endpoint.flatMap(URL.init(string:)), let host = endpoint.host,
+                    !["", "0.0.0.0", "::", "[::]"].contains(host), endpoint.port != 0
+                {
+                    discovered = endpoint
+                    state.withLock { $0.pollEndpoint.record(endpoint, for: instanceArn, now: .now) }
+                }
+            } catch let error where !error.isTransient {
+                throw error
+            } catch {
+                discovered = state.withLock { $0.pollEndpoint.fallback(for: instanceArn) }
+                logger.info(
+                    "DiscoverPollEndpoint failed; using its last answer, else the API's address",
+                    metadata: [
+                        "error": "\(error)", "endpoint": "\(discovered?.absoluteString ?? api.baseURL.absoluteString)",
+                    ]
+                )
             }
-        } catch let error where !error.isTransient {
-            throw error
-        } catch {
-            logger.info("DiscoverPollEndpoint failed; using the API's address", metadata: ["error": "\(error)"])
         }
+        let base = discovered ?? api.baseURL
         var components = URLComponents(url: base, resolvingAgainstBaseURL: false) ?? URLComponents()
         components.scheme = base.scheme == "https" ? "wss" : "ws"
         components.path = "/ws"
@@ -400,11 +429,21 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
             ("dockerVersion", identity.dockerVersion.map { "DockerVersion: \($0)" } ?? ""),
             ("protocolVersion", "2"), ("sendCredentials", "false"), ("seqNum", "1"),
         ]
-        components.percentEncodedQuery = items.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+        components.percentEncodedQuery = items.map { "\($0.0)=\(SigV4Verifier.encodeComponent($0.1))" }.joined(
+            separator: "&"
+        )
         guard let url = components.string else {
             throw ControlPlaneError(.invalidRequest, "cannot make the payload channel's URL from \(base)")
         }
-        return url
+        return (url, discovered)
+    }
+
+    /// Whether opening a channel failed before any answer came (nothing listens there, or the path is
+    /// dead), rather than being refused.
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        if error is ControlPlaneError { return false }
+        if let failure = error as? WebSocketClientError, failure == .webSocketUpgradeFailed { return false }
+        return true
     }
 
     /// The TLS of a channel to `url`, and the server name to send. TLS carries no IP address as a server
@@ -497,14 +536,6 @@ public final class RemoteControlPlaneConnection: ControlPlaneConnection {
         let rest = arn[range.upperBound...].split(separator: "/")
         guard rest.count == 2 else { return nil }
         return arn[..<range.lowerBound] + ":cluster/\(rest[0])"
-    }
-
-    static func percentEncoded(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(
-            CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128))
-        )
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
     static func jitter(upTo limit: Duration) -> Duration {

@@ -187,8 +187,9 @@ public struct SigV4Verifier: Sendable {
         return spaced.removingPercentEncoding ?? spaced
     }
 
-    /// RFC 3986's unreserved characters stay; every other byte is `%XX`, upper-case.
-    private static func encodeComponent(_ text: String) -> String {
+    /// RFC 3986's unreserved characters stay; every other byte is `%XX`, upper-case: how SigV4 writes a
+    /// query's names and values, and so how a signed URL's query should be sent.
+    public static func encodeComponent(_ text: String) -> String {
         var encoded = ""
         for byte in text.utf8 {
             switch byte {

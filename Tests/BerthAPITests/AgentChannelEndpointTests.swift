@@ -36,27 +36,23 @@ struct AgentChannelEndpointTests {
         func url(instance: String? = nil, cluster: String = "default") -> String {
             let query = [
                 "agentHash=test", "agentVersion=1.0.0", "clusterArn=\(cluster)",
-                "containerInstanceArn=\(Self.encode(instance ?? instanceArn))", "dockerVersion=20.10.24",
+                "containerInstanceArn=\(SigV4Verifier.encodeComponent(instance ?? instanceArn))",
+                "dockerVersion=20.10.24",
                 "protocolVersion=2", "sendCredentials=false", "seqNum=1",
             ].joined(separator: "&")
             return "ws://127.0.0.1:\(port)/ws?\(query)"
         }
 
-        static func encode(_ value: String) -> String {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-_.~")
-            return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
-        }
-
         /// The upgrade's signature headers, for `url` sent with `host`.
-        func signature(_ url: String, signer: SigV4Signer, host: String? = nil) -> HTTPFields {
+        func signature(_ url: String, signer: SigV4Signer, host: String? = nil, at now: Date = Date()) -> HTTPFields {
             let components = URLComponents(string: url)
             let signed = signer.sign(
                 method: "GET",
                 path: components?.percentEncodedPath ?? "/ws",
                 query: components?.percentEncodedQuery ?? "",
                 headers: [(name: "host", value: host ?? "127.0.0.1:\(port)")],
-                body: Data()
+                body: Data(),
+                now: now
             )
             var fields = HTTPFields()
             for header in signed {
@@ -97,11 +93,15 @@ struct AgentChannelEndpointTests {
         }
 
         /// The body of a refused upgrade, read with a plain GET as an agent reads it.
-        func refusal(url: String, signer: SigV4Signer?) async throws -> (HTTPResponse.Status, [String: String]) {
+        func refusal(
+            url: String,
+            signer: SigV4Signer?,
+            signedAt: Date = Date()
+        ) async throws -> (HTTPResponse.Status, [String: String]) {
             let components = URLComponents(string: url)
             let path = (components?.percentEncodedPath ?? "/ws") + "?" + (components?.percentEncodedQuery ?? "")
             // The test client sends its requests to host `localhost`.
-            let headers = signer.map { signature(url, signer: $0, host: "localhost") } ?? [:]
+            let headers = signer.map { signature(url, signer: $0, host: "localhost", at: signedAt) } ?? [:]
             return try await client.execute(uri: path, method: .get, headers: headers) { response in
                 let json = try? JSONDecoder().decode(
                     [String: String].self,
@@ -428,7 +428,9 @@ struct AgentChannelEndpointTests {
         }
     }
 
-    @Test("refused upgrades say why, as the ECS agent reads it: {\"<Exception>\": message}")
+    @Test(
+        "refused upgrades say why, as the ECS agent reads it: {\"<Exception>\": message} (no signature, unknown key, wrong secret, expired signature, another instance, unknown instance or cluster, deregistered)"
+    )
     func refusals() async throws {
         try await Self.withServer { server in
             let unsigned = try await server.refusal(url: server.url(), signer: nil)
@@ -440,6 +442,25 @@ struct AgentChannelEndpointTests {
                 try await server.refusal(url: server.url(), signer: unknownKey).1["UnrecognizedClientException"]
                     != nil
             )
+
+            // The agent's key with another secret: a wrong signature.
+            let wrongSecret = SigV4Signer(
+                accessKeyID: Self.agentKey.accessKeyID,
+                secretAccessKey: "not-the-agent-secret",
+                region: "us-east-1"
+            )
+            let forged = try await server.refusal(url: server.url(), signer: wrongSecret)
+            #expect(forged.0 == .forbidden)
+            #expect(forged.1["InvalidSignatureException"] != nil, "\(forged.1)")
+
+            // A signature made 20 minutes ago (a replayed or long-delayed upgrade): expired.
+            let replayed = try await server.refusal(
+                url: server.url(),
+                signer: Self.agentKey,
+                signedAt: Date().addingTimeInterval(-20 * 60)
+            )
+            #expect(replayed.0 == .forbidden)
+            #expect(replayed.1["InvalidSignatureException"]?.hasPrefix("Signature expired") == true, "\(replayed.1)")
 
             let otherInstance = try await server.refusal(url: server.url(), signer: Self.otherKey)
             #expect(otherInstance.0 == .forbidden)
