@@ -1,3 +1,4 @@
+import BerthAgentChannel
 public import BerthModel
 import Foundation
 import Logging
@@ -211,6 +212,11 @@ extension ControlPlane {
             return (staged, instance)
         }
         logger.info("container instance deregistered", metadata: ["instance": "\(result.containerInstanceArn)"])
+        // Its agent is told now, not on its next connection: the channel closes, and opening it again is
+        // refused as InactiveInstanceException.
+        sessions[result.containerInstanceArn]?.close(
+            reason: "container instance \(result.containerInstanceArn) was deregistered"
+        )
         servicesNeedPass(inCluster: result.clusterArn)
         return instanceSummary(result)
     }
