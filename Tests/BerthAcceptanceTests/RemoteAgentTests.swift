@@ -23,12 +23,22 @@ struct RemoteAgentTests {
         /// The address it listens on.
         let address: String
 
+        /// Lines added to its configuration file (shorter clocks, for tests).
+        let extraConfiguration: String
+
         /// Starts `berth control-plane` on `directory`; given the `port` of an earlier one, it starts again on
         /// its state.
-        init(directory: URL, tls: URL?, port: Int? = nil, address: String = "127.0.0.1") throws {
+        init(
+            directory: URL,
+            tls: URL?,
+            port: Int? = nil,
+            address: String = "127.0.0.1",
+            extraConfiguration: String = ""
+        ) throws {
             let port = try port ?? TestPorts.free()
             self.port = port
             self.address = address
+            self.extraConfiguration = extraConfiguration
             endpoint = "\(tls == nil ? "http" : "https")://\(address):\(port)"
             caBundle = tls?.appendingPathComponent("cert.pem")
             let credentials = directory.appendingPathComponent("credentials")
@@ -48,6 +58,7 @@ struct RemoteAgentTests {
             BERTH_API_CREDENTIALS_FILE=\(credentials.path)
             ECS_LOGLEVEL=info
             \(tls.map { "BERTH_TLS_CERTIFICATE=\($0.path)/cert.pem\nBERTH_TLS_KEY=\($0.path)/key.pem" } ?? "")
+            \(extraConfiguration)
             """.write(to: file, atomically: true, encoding: .utf8)
             log = directory.appendingPathComponent("control-plane.log")
             if !FileManager.default.fileExists(atPath: log.path) {
@@ -84,6 +95,17 @@ struct RemoteAgentTests {
             if process.isRunning { process.terminate() }
             let process = self.process
             _ = try? await offThePool { process.waitUntilExit() }
+        }
+
+        /// The same control plane started again on its state, port and configuration (after `kill()`).
+        func restarted(directory: URL) throws -> ControlPlane {
+            try ControlPlane(
+                directory: directory,
+                tls: caBundle?.deletingLastPathComponent(),
+                port: port,
+                address: address,
+                extraConfiguration: extraConfiguration
+            )
         }
 
         /// SIGKILL: no chance to save or say anything.
@@ -160,16 +182,6 @@ struct RemoteAgentTests {
         )
     }
 
-    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + TestEnvironment.loadedWait
-        while clock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        throw WaitTimeout("not within \(TestEnvironment.loadedWait): \(what)")
-    }
-
     /// A control plane with a cluster and the test's task definition, and (once the test starts it) an agent.
     final class Remote {
         let directory: URL
@@ -201,6 +213,7 @@ struct RemoteAgentTests {
     static func withRemote(
         certificates: URL? = nil,
         address: String = "127.0.0.1",
+        controlPlaneConfiguration: String = "",
         _ body: (Remote) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -212,7 +225,12 @@ struct RemoteAgentTests {
         let remote = Remote(
             directory: directory,
             cluster: cluster,
-            controlPlane: try ControlPlane(directory: directory, tls: certificates, address: address)
+            controlPlane: try ControlPlane(
+                directory: directory,
+                tls: certificates,
+                address: address,
+                extraConfiguration: controlPlaneConfiguration
+            )
         )
         do {
             try await waitUntil("the control plane answers") {
@@ -251,7 +269,7 @@ struct RemoteAgentTests {
             let cluster = remote.cluster
             try remote.startAgent()
             var instance: [String: Any] = [:]
-            try await Self.waitUntil("the agent registers and connects") {
+            try await waitUntil("the agent registers and connects") {
                 instance = try await controlPlane.instance(cluster: cluster)
                 return instance["agentConnected"] as? Bool == true
             }
@@ -259,7 +277,7 @@ struct RemoteAgentTests {
 
             let taskArn = try await controlPlane.runTask(cluster: cluster)
             var task: [String: Any] = [:]
-            try await Self.waitUntil("the task is RUNNING") {
+            try await waitUntil("the task is RUNNING") {
                 task = try await controlPlane.task(taskArn, cluster: cluster)
                 return task["lastStatus"] as? String == "RUNNING"
             }
@@ -276,7 +294,7 @@ struct RemoteAgentTests {
                 "done"
             )
             #expect(stopped.status == 0, "\(stopped.error)")
-            try await Self.waitUntil("the task is STOPPED") {
+            try await waitUntil("the task is STOPPED") {
                 task = try await controlPlane.task(taskArn, cluster: cluster)
                 return task["lastStatus"] as? String == "STOPPED"
             }
@@ -294,32 +312,28 @@ struct RemoteAgentTests {
         try await Self.withRemote { remote in
             let cluster = remote.cluster
             try remote.startAgent()
-            try await Self.waitUntil("the agent connects") { try await remote.agentConnected() }
+            try await waitUntil("the agent connects") { try await remote.agentConnected() }
             let first = try await remote.controlPlane.runTask(cluster: cluster)
-            try await Self.waitUntil("the task is RUNNING") {
+            try await waitUntil("the task is RUNNING") {
                 try await remote.controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING"
             }
 
             // The agent dies: the control plane sees it gone; the task's container runs on.
             await remote.agent?.kill()
-            try await Self.waitUntil("the control plane sees the agent disconnected") {
+            try await waitUntil("the control plane sees the agent disconnected") {
                 try await !remote.agentConnected()
             }
             try remote.startAgent(onStateOfEarlier: remote.agent)
-            try await Self.waitUntil("the restarted agent connects") { try await remote.agentConnected() }
+            try await waitUntil("the restarted agent connects") { try await remote.agentConnected() }
 
             // The control plane dies and comes back on its state; the agent finds it again by itself.
             await remote.controlPlane.kill()
-            remote.controlPlane = try ControlPlane(
-                directory: remote.directory,
-                tls: nil,
-                port: remote.controlPlane.port
-            )
-            try await Self.waitUntil("the agent reconnects to the restarted control plane") {
+            remote.controlPlane = try remote.controlPlane.restarted(directory: remote.directory)
+            try await waitUntil("the agent reconnects to the restarted control plane") {
                 (try? await remote.agentConnected()) == true
             }
             let second = try await remote.controlPlane.runTask(cluster: cluster)
-            try await Self.waitUntil("a task placed after both restarts is RUNNING") {
+            try await waitUntil("a task placed after both restarts is RUNNING") {
                 try await remote.controlPlane.task(second, cluster: cluster)["lastStatus"] as? String == "RUNNING"
             }
             #expect(try await remote.controlPlane.task(first, cluster: cluster)["lastStatus"] as? String == "RUNNING")

@@ -1,4 +1,5 @@
 import BerthSystemd
+import BerthTestSupport
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -54,11 +55,6 @@ final class LogRecord: Sendable {
 
 @Suite("systemd supervision")
 struct SystemdSupervisionTests {
-    static func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-    }
-
     @Test("WATCHDOG=1 comes while the engine answers its probe and stops once the probe hangs")
     func stuckEngineStopsThePings() async throws {
         let notifier = RecordingNotifier(watchdogInterval: .milliseconds(800))
@@ -77,7 +73,7 @@ struct SystemdSupervisionTests {
         }
 
         // Under load the first pings may take a while: wait for them rather than for a fixed time.
-        try await Self.waitUntil { notifier.count("WATCHDOG=1") >= 3 }
+        try await waitUntil("three watchdog pings") { notifier.count("WATCHDOG=1") >= 3 }
         #expect(notifier.count("READY=1") == 1)
 
         stuck.withLock { $0 = true }
@@ -85,20 +81,20 @@ struct SystemdSupervisionTests {
         // skips, and from its first skip on it sends nothing (it logs each skip, which the test waits for).
         // Skips are counted from the hang on: under load a probe that began before `stuck` may come back
         // late, after a skip, and rightly bring one more ping.
-        try await Self.waitUntil { !hung.withLock { $0.isEmpty } }
+        try await waitUntil("a probe hangs") { !hung.withLock { $0.isEmpty } }
         #expect(!hung.withLock { $0.isEmpty }, "no probe hung")
         let skipped = "the engine does not answer; not feeding systemd's watchdog"
         let skipsBeforeHang = log.count(skipped)
-        try await Self.waitUntil { log.count(skipped) >= skipsBeforeHang + 1 }
+        try await waitUntil("a ping skipped") { log.count(skipped) >= skipsBeforeHang + 1 }
         let afterStall = notifier.count("WATCHDOG=1")
-        try await Self.waitUntil { log.count(skipped) >= skipsBeforeHang + 3 }
+        try await waitUntil("three pings skipped") { log.count(skipped) >= skipsBeforeHang + 3 }
         #expect(log.count(skipped) >= skipsBeforeHang + 3, "the ping loop did not go on")
         #expect(notifier.count("WATCHDOG=1") == afterStall, "pings went on with the engine stuck")
 
         // The engine answers again: the pings come back.
         stuck.withLock { $0 = false }
         for continuation in hung.withLock({ $0 }) { continuation.resume() }
-        try await Self.waitUntil { notifier.count("WATCHDOG=1") > afterStall }
+        try await waitUntil("pings again") { notifier.count("WATCHDOG=1") > afterStall }
         #expect(notifier.count("WATCHDOG=1") > afterStall, "pings did not come back")
 
         running.cancel()
