@@ -109,6 +109,9 @@ public struct BerthConfiguration: Sendable, Hashable {
     /// BERTH_CHANNEL_LIFETIME: a remote agent closes every channel cleanly after this long (plus up to a sixth
     /// more) and opens another, so that agents spread over a control plane's replicas (at least 10s).
     public var channelLifetime: Duration = .seconds(1800)
+    /// BERTH_DATABASE_URL: the control plane's state in PostgreSQL (shared by replicas); unset, SQLite under
+    /// ECS_DATADIR.
+    public var databaseURL: DatabaseURL?
 
     public init(region: AWSRegion, dynamicHostPortRange: PortRange) {
         self.region = region

@@ -46,9 +46,10 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case accessKeyID = "AWS_ACCESS_KEY_ID"
     case secretAccessKey = "AWS_SECRET_ACCESS_KEY"
     case backendCAFile = "BERTH_BACKEND_CA_FILE"
+    case databaseURL = "BERTH_DATABASE_URL"
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.
-    public var isSecret: Bool { self == .engineAuthData || self == .secretAccessKey }
+    public var isSecret: Bool { self == .engineAuthData || self == .secretAccessKey || self == .databaseURL }
 
     /// Settings of the Amazon ECS agent that Berth does not implement. Naming one is not a typo, so it gets
     /// a milder warning than an unknown key.

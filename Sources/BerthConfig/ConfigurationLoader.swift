@@ -515,6 +515,12 @@ struct ValueReader {
             Self.secretKey
         )
         configuration.backendCAFile = read(.backendCAFile, default: nil, format: { $0 ?? "" }, Self.absolutePath)
+        configuration.databaseURL = read(
+            .databaseURL,
+            default: nil,
+            format: { $0?.description ?? "" },
+            Self.databaseURL
+        )
         if let backend = configuration.backendHost {
             let missing = [ConfigurationKey.accessKeyID, .secretAccessKey].filter { values[$0.rawValue] == nil }
             if !missing.isEmpty {
@@ -692,6 +698,14 @@ struct ValueReader {
     /// Whether a URL's host is this machine's loopback.
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    }
+
+    /// BERTH_DATABASE_URL, read as libpq reads it; the diagnostic never quotes it (it holds a password).
+    static func databaseURL(_ text: String) -> Interpretation<DatabaseURL?> {
+        switch DatabaseURL.parse(text) {
+        case .success(let url): .accepted(url)
+        case .failure(let error): .refused(reason: error.description)
+        }
     }
 
     /// A file named by an optional key: an absolute path, since Berth's working directory is not the operator's.

@@ -77,6 +77,7 @@ public enum ConfigurationReport {
         case .accessKeyID: configuration.backendAccessKeyID ?? ""
         case .secretAccessKey: configuration.backendSecretAccessKey == nil ? "" : "<redacted>"
         case .backendCAFile: configuration.backendCAFile ?? ""
+        case .databaseURL: configuration.databaseURL?.description ?? ""
         }
     }
 }

@@ -88,6 +88,7 @@ struct ConfigurationLoaderTests {
             BERTH_CHANNEL_HEARTBEAT_INTERVAL=5s
             BERTH_CHANNEL_SILENCE_TIMEOUT=15s
             BERTH_CHANNEL_LIFETIME=10m
+            BERTH_DATABASE_URL=postgres://berth:db-secret@db.example:5432/berth?sslmode=verify-full
             BERTH_TLS_CERTIFICATE=/etc/ecs/berth.crt
             BERTH_TLS_KEY=/etc/ecs/berth.key
             AWS_ACCESS_KEY_ID=AKIDEXAMPLEAGENT01
@@ -106,6 +107,8 @@ struct ConfigurationLoaderTests {
         #expect(configuration.channelHeartbeatInterval == .seconds(5))
         #expect(configuration.channelSilenceTimeout == .seconds(15))
         #expect(configuration.channelLifetime == .seconds(600))
+        #expect(configuration.databaseURL?.endpoint == .tcp(host: "db.example", port: 5432))
+        #expect(configuration.databaseURL?.password == "db-secret")
         #expect(!configuration.runsEmbeddedControlPlane)
         #expect(configuration.dockerHost == .tcp(host: "127.0.0.1", port: 2375))
         #expect(configuration.dataDirectory == "/srv/berth")
@@ -418,6 +421,21 @@ struct ConfigurationLoaderTests {
         #expect(short.first?.contains("short secret") == false, "\(short)")
         let loaded = try loadWithRegion("ECS_BACKEND_HOST=https://cp.example", environment: keys)
         #expect(!ConfigurationReport.render(loaded).contains("secret-of-the-agent-01"))
+    }
+
+    @Test("BERTH_DATABASE_URL: what is wrong is named, and neither the error nor check-config shows the password")
+    func databaseURL() throws {
+        let wrong = errors(
+            "AWS_DEFAULT_REGION=us-east-1\nBERTH_DATABASE_URL=postgres://berth:hunter2-pw@db/berth?sslmode=on"
+        )
+        #expect(wrong.count == 1)
+        #expect(wrong.first?.contains("BERTH_DATABASE_URL") == true)
+        #expect(wrong.first?.contains("sslmode=on is not one of") == true, "\(wrong)")
+        #expect(wrong.first?.contains("hunter2") == false, "\(wrong)")
+        let loaded = try loadWithRegion("BERTH_DATABASE_URL=postgres://berth:hunter2-pw@db.example/berth")
+        let report = ConfigurationReport.render(loaded)
+        #expect(!report.contains("hunter2"))
+        #expect(report.contains("postgres://berth:<redacted>@db.example:5432/berth?sslmode=prefer"), "\(report)")
     }
 
     @Test("more than ten custom attributes are refused, as ECS would at registration")
