@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // ECS domain types shared by every layer. Depends on nothing.
@@ -158,8 +159,13 @@ let package = Package(
             name: "BerthStore",
             dependencies: [
                 "BerthAgent",
+                "BerthConfig",
                 "BerthControlPlane",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -170,6 +176,7 @@ let package = Package(
             dependencies: [
                 "BerthAgent",
                 "BerthAgentChannel",
+                "BerthConfig",
                 "BerthModel",
                 "DockerEngine",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -327,7 +334,10 @@ let package = Package(
                 "BerthControlPlane",
                 "BerthModel",
                 "BerthStore",
+                "BerthConfig",
+                "BerthTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

@@ -17,6 +17,8 @@ packages=(
     debootstrap          # a clean Debian root to test installing the package in
     iproute2             # ip: the network namespaces of the many-host tests
     util-linux           # nsenter: a dockerd and an agent in each of those namespaces
+    postgresql-15        # the tests' own PostgreSQL server (scripts/test-postgres.sh): replicas' shared state
+    postgresql-client-15 # createdb and dropdb, for a database per test
     pkg-config
     curl
     ca-certificates

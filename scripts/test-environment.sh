@@ -3,7 +3,8 @@
 #   - system packages, dockerd running;
 #   - the test image berth-test/busybox:latest, built locally with `docker import` from busybox-static;
 #   - two registries on loopback, 127.0.0.1:51670 (open) and 127.0.0.1:51671 (htpasswd basic auth),
-#     each holding the test image as berth/busybox:latest.
+#     each holding the test image as berth/busybox:latest;
+#   - a PostgreSQL server of the tests' own (scripts/test-postgres.sh).
 # The names and credentials are the defaults of Tests/DockerEngineIntegrationTests/TestEnvironment.swift.
 set -euo pipefail
 
@@ -103,4 +104,6 @@ if [[ -n $login_config ]]; then
     rm -rf "$login_config"
     unset DOCKER_CONFIG
 fi
-echo "test-environment: ready (dockerd, $image, registries $open_registry and $auth_registry)"
+# The tests' own PostgreSQL server, on a Unix socket only.
+"$here/test-postgres.sh" start
+echo "test-environment: ready (dockerd, $image, registries $open_registry and $auth_registry, PostgreSQL on /run/berth-test/postgres)"

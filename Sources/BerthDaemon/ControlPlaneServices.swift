@@ -28,7 +28,18 @@ public struct ControlPlaneServices: Sendable {
         onListening: @escaping @Sendable () async -> Void = {}
     ) async throws(AgentError) -> ControlPlaneServices {
         let store: any ClusterStore
-        if configuration.checkpoint {
+        var storeServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let url = configuration.databaseURL {
+            do {
+                let postgres = try await PostgresClusterStore.open(url, logger: logger)
+                logger.info("Control plane state in PostgreSQL", metadata: ["database": "\(url)"])
+                store = postgres
+                // First in the group, so that a graceful shutdown ends it after everything that writes.
+                storeServices.append(.init(service: PostgresStoreService(store: postgres)))
+            } catch {
+                throw AgentError(.store, "BERTH_DATABASE_URL: \(error)")
+            }
+        } else if configuration.checkpoint {
             do {
                 store = try SQLiteClusterStore(directory: configuration.dataDirectory)
             } catch {
@@ -50,6 +61,7 @@ public struct ControlPlaneServices: Sendable {
                 logger: logger
             )
         } catch {
+            (store as? PostgresClusterStore)?.close()
             throw AgentError(.store, "control plane: \(error)")
         }
         let listen = configuration.apiListen
@@ -89,7 +101,7 @@ public struct ControlPlaneServices: Sendable {
         )
         return ControlPlaneServices(
             controlPlane: controlPlane,
-            services: [
+            services: storeServices + [
                 .init(service: api),
                 .init(service: RecordExpiry(controlPlane: controlPlane, logger: logger)),
                 .init(

@@ -30,6 +30,13 @@ public enum TestEnvironment {
     /// only delays a failure, never a pass.
     public static let loadedWait: Duration = .seconds(180)
 
+    /// The tests' PostgreSQL server (scripts/test-postgres.sh): its socket directory and port, role `berth`.
+    public static let postgresSocketDirectory = value(
+        "BERTH_TEST_POSTGRES_SOCKETS",
+        default: "/run/berth-test/postgres"
+    )
+    public static let postgresPort = Int(value("BERTH_TEST_POSTGRES_PORT", default: "51672")) ?? 51672
+
     public static var credentials: RegistryAuth {
         RegistryAuth(username: registryUser, password: registryPassword, serverAddress: authRegistry)
     }

@@ -14,7 +14,8 @@ struct ControlPlaneDurabilityTests {
         let process: Process
         let endpoint: String
 
-        init(directory: URL, port: Int) throws {
+        /// With `database`, the state is in PostgreSQL rather than SQLite under the data directory.
+        init(directory: URL, port: Int, database: TestDatabase? = nil) throws {
             endpoint = "http://127.0.0.1:\(port)"
             let file = directory.appendingPathComponent("ecs.config")
             try """
@@ -22,6 +23,7 @@ struct ControlPlaneDurabilityTests {
             ECS_DATADIR=\(directory.path)/data
             BERTH_API_LISTEN=127.0.0.1:\(port)
             ECS_LOGLEVEL=warn
+            \(database?.configurationLine ?? "")
             """.write(to: file, atomically: true, encoding: .utf8)
             process = Process()
             process.executableURL = BerthAgentProcess.binary
@@ -60,15 +62,29 @@ struct ControlPlaneDurabilityTests {
         var taskDefinitions: [String: Int] = [:]
     }
 
-    @Test("a burst of writes, SIGKILL at a random moment, restart: every acknowledged write is there", arguments: 0..<4)
-    func killDuringBurst(trial: Int) async throws {
+    @Test(
+        "a burst of writes, SIGKILL at a random moment, restart: every acknowledged write is there (SQLite, and PostgreSQL)",
+        arguments: zip([false, false, false, false, true, true], [0, 1, 2, 3, 4, 5])
+    )
+    func killDuringBurst(postgres: Bool, trial: Int) async throws {
+        let database = postgres ? try await TestDatabase.create() : nil
+        do {
+            try await Self.burst(trial: trial, database: database)
+        } catch {
+            await database?.drop()
+            throw error
+        }
+        await database?.drop()
+    }
+
+    static func burst(trial: Int, database: TestDatabase?) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "berth-durability-\(UUID().uuidString)"
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = try TestPorts.free()
-        let first = try ControlPlaneProcess(directory: directory, port: port)
+        let first = try ControlPlaneProcess(directory: directory, port: port, database: database)
         try await first.waitUntilAnswering()
 
         let acknowledged = Ledger()
@@ -125,7 +141,7 @@ struct ControlPlaneDurabilityTests {
         let written = acknowledged.state.withLock { $0 }
         #expect(!written.taskDefinitions.isEmpty, "the burst wrote something before the kill")
 
-        let second = try ControlPlaneProcess(directory: directory, port: port)
+        let second = try ControlPlaneProcess(directory: directory, port: port, database: database)
         do {
             try await Self.verify(written, on: second)
         } catch {
@@ -133,6 +149,9 @@ struct ControlPlaneDurabilityTests {
             throw error
         }
         await second.kill()
+        // With a database, nothing went to SQLite.
+        let sqlite = directory.appendingPathComponent("data/control-plane.db").path
+        #expect(FileManager.default.fileExists(atPath: sqlite) == (database == nil))
     }
 
     /// Every acknowledged write is there after the restart, as it was acknowledged.

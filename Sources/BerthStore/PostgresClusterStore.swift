@@ -1,0 +1,339 @@
+public import BerthConfig
+public import BerthControlPlane
+import Foundation
+public import Logging
+import NIOSSL
+import PostgresNIO
+public import ServiceLifecycle
+
+/// The control plane's state in PostgreSQL (BERTH_DATABASE_URL), where replicas share it: the same records
+/// and versions as ``SQLiteClusterStore``, committed all-or-nothing with every version checked in one
+/// transaction (rows locked `FOR UPDATE`; a key that does not exist yet is claimed by its INSERT, so two
+/// creators cannot both win).
+///
+/// A delete leaves a tombstone (the row without a body, its version moved on), and a key created again
+/// continues from the tombstone's version: versions of a key never repeat, so a replica holding an old
+/// copy can never mistake the new record for it. The control plane then holds a smaller version than the
+/// row's, and its next write of that record conflicts once and reloads it.
+///
+/// The schema is Berth's own, versioned in `berth_schema`; a replica refuses a database whose schema is
+/// newer than it knows.
+public final class PostgresClusterStore: ClusterStore {
+    /// The schema version this build writes and reads.
+    public static let schemaVersion = 1
+
+    let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+    public let url: DatabaseURL
+
+    private init(url: DatabaseURL, client: PostgresClient, runner: Task<Void, Never>, logger: Logger) {
+        self.url = url
+        self.client = client
+        self.runner = runner
+        self.logger = logger
+    }
+
+    /// Connects, and creates or migrates the schema. The client's connection pool runs until ``close()``.
+    public static func open(_ url: DatabaseURL, logger: Logger) async throws(ClusterStoreError) -> PostgresClusterStore
+    {
+        let configuration = try clientConfiguration(url)
+        try await probe(url, logger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let runner = Task { await client.run() }
+        let store = PostgresClusterStore(url: url, client: client, runner: runner, logger: logger)
+        do {
+            try await store.migrate()
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Ends the connection pool.
+    public func close() { runner.cancel() }
+
+    static func clientConfiguration(_ url: DatabaseURL) throws(ClusterStoreError) -> PostgresClient.Configuration {
+        var configuration: PostgresClient.Configuration
+        switch url.endpoint {
+        case .unixSocket(let path):
+            configuration = .init(
+                unixSocketPath: path,
+                username: url.user,
+                password: url.password,
+                database: url.database
+            )
+        case .tcp(let host, let port):
+            let tls = try tlsConfiguration(url)
+            let mode: PostgresClient.Configuration.TLS =
+                switch url.tlsMode {
+                case .disable: .disable
+                case .prefer: .prefer(tls)
+                case .require, .verifyCA, .verifyFull: .require(tls)
+                }
+            configuration = .init(
+                host: host,
+                port: port,
+                username: url.user,
+                password: url.password,
+                database: url.database,
+                tls: mode
+            )
+        }
+        configuration.options.connectTimeout = .seconds(10)
+        return configuration
+    }
+
+    /// TLS as libpq's sslmode means it: `prefer` and `require` do not check the certificate.
+    static func tlsConfiguration(_ url: DatabaseURL) throws(ClusterStoreError) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        switch url.tlsMode {
+        case .disable, .prefer, .require: tls.certificateVerification = .none
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let file = url.rootCertificateFile {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(file))
+            } catch {
+                throw .failed("BERTH_DATABASE_URL: cannot read PEM certificates from sslrootcert \(file): \(error)")
+            }
+        }
+        return tls
+    }
+
+    /// One connection made directly, so that a database that cannot be reached (or refuses the user) is
+    /// reported at once with the server's reason; the pool would only keep retrying.
+    private static func probe(
+        _ url: DatabaseURL,
+        logger: Logger
+    ) async throws(ClusterStoreError) {
+        let tlsConfiguration = try tlsConfiguration(url)
+        do {
+            var direct: PostgresConnection.Configuration
+            switch url.endpoint {
+            case .unixSocket(let path):
+                direct = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
+            case .tcp(let host, let port):
+                let tls: PostgresConnection.Configuration.TLS =
+                    switch url.tlsMode {
+                    case .disable: .disable
+                    case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration))
+                    case .require, .verifyCA, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration))
+                    }
+                direct = .init(
+                    host: host,
+                    port: port,
+                    username: url.user,
+                    password: url.password,
+                    database: url.database,
+                    tls: tls
+                )
+            }
+            direct.options.connectTimeout = .seconds(10)
+            let connection = try await PostgresConnection.connect(configuration: direct, id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            throw .failed("cannot connect to the database \(url): \(describe(error))")
+        }
+    }
+
+    // MARK: Schema
+
+    private func migrate() async throws(ClusterStoreError) {
+        let known = Self.schemaVersion
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                // Replicas starting together migrate one at a time (a lock held to the end of this
+                // transaction only, so no session can keep it by accident).
+                try await connection.query("SELECT pg_advisory_xact_lock(727274)", logger: self.logger)
+                try await connection.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS berth_schema (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        version INTEGER NOT NULL
+                    )
+                    """,
+                    logger: self.logger
+                )
+                var current = 0
+                for try await version in try await connection.query(
+                    "SELECT version FROM berth_schema WHERE id = 1",
+                    logger: self.logger
+                ).decode(Int.self) {
+                    current = version
+                }
+                guard current <= known else { throw NewerSchema(found: current, known: known) }
+                if current < 1 {
+                    try await connection.query(
+                        """
+                        CREATE TABLE berth_record (
+                            kind TEXT NOT NULL,
+                            key TEXT NOT NULL,
+                            version BIGINT NOT NULL,
+                            body BYTEA,
+                            PRIMARY KEY (kind, key)
+                        )
+                        """,
+                        logger: self.logger
+                    )
+                }
+                if current < known {
+                    try await connection.query(
+                        """
+                        INSERT INTO berth_schema (id, version) VALUES (1, \(known))
+                        ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version
+                        """,
+                        logger: self.logger
+                    )
+                }
+            }
+        } catch {
+            if let newer = (error as? PostgresTransactionError)?.closureError as? NewerSchema {
+                throw .failed(
+                    "the database's schema is version \(newer.found), newer than this Berth knows (\(newer.known)): run a newer Berth against it"
+                )
+            }
+            throw .failed("cannot prepare the database \(url): \(Self.describe(error))")
+        }
+    }
+
+    private struct NewerSchema: Error {
+        let found: Int
+        let known: Int
+    }
+
+    // MARK: ClusterStore
+
+    public func loadAll() async throws(ClusterStoreError) -> [StoredRecord] {
+        do {
+            var records: [StoredRecord] = []
+            let rows = try await client.query(
+                "SELECT kind, key, version, body FROM berth_record WHERE body IS NOT NULL",
+                logger: logger
+            )
+            for try await (kind, key, version, body) in rows.decode((String, String, Int64, Data).self) {
+                guard let kind = RecordKind(rawValue: kind) else { continue }
+                records.append(StoredRecord(kind: kind, key: key, version: version, body: body))
+            }
+            return records
+        } catch {
+            throw .failed("cannot read the control plane's records: \(Self.describe(error))")
+        }
+    }
+
+    public func load(_ kind: RecordKind, keys: Set<String>) async throws(ClusterStoreError) -> [StoredRecord] {
+        guard !keys.isEmpty else { return [] }
+        do {
+            var records: [StoredRecord] = []
+            let rows = try await client.query(
+                """
+                SELECT key, version, body FROM berth_record
+                WHERE kind = \(kind.rawValue) AND key = ANY(\(Array(keys))) AND body IS NOT NULL
+                """,
+                logger: logger
+            )
+            for try await (key, version, body) in rows.decode((String, Int64, Data).self) {
+                records.append(StoredRecord(kind: kind, key: key, version: version, body: body))
+            }
+            return records
+        } catch {
+            throw .failed("cannot read records: \(Self.describe(error))")
+        }
+    }
+
+    public func commit(_ writes: [RecordWrite]) async throws(ClusterStoreError) {
+        guard !writes.isEmpty else { return }
+        // One order for every commit's locks, so two commits over the same records wait rather than deadlock.
+        let ordered = writes.sorted { ($0.kind.rawValue, $0.key) < ($1.kind.rawValue, $1.key) }
+        let logger = self.logger
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                var conflicts: [RecordKind: Set<String>] = [:]
+                var found: [Int: (version: Int64, live: Bool)] = [:]
+                for (index, write) in ordered.enumerated() {
+                    let rows = try await connection.query(
+                        """
+                        SELECT version, body IS NOT NULL FROM berth_record
+                        WHERE kind = \(write.kind.rawValue) AND key = \(write.key) FOR UPDATE
+                        """,
+                        logger: logger
+                    )
+                    var current: (version: Int64, live: Bool)?
+                    for try await (version, live) in rows.decode((Int64, Bool).self) { current = (version, live) }
+                    found[index] = current
+                    // Version 0 means "does not exist": no row, or a tombstone.
+                    let matches =
+                        write.expectedVersion == 0
+                        ? current?.live != true : current?.live == true && current?.version == write.expectedVersion
+                    if !matches { conflicts[write.kind, default: []].insert(write.key) }
+                }
+                guard conflicts.isEmpty else { throw VersionConflict(keys: conflicts) }
+                for (index, write) in ordered.enumerated() {
+                    let body = write.body
+                    if let existing = found[index] {
+                        let version = max(existing.version, write.expectedVersion) + 1
+                        try await connection.query(
+                            """
+                            UPDATE berth_record SET version = \(version), body = \(body)
+                            WHERE kind = \(write.kind.rawValue) AND key = \(write.key)
+                            """,
+                            logger: logger
+                        )
+                    } else if let body {
+                        // No row to lock: the INSERT claims the key, and a concurrent creator's INSERT
+                        // fails on the primary key (a conflict below).
+                        try await connection.query(
+                            """
+                            INSERT INTO berth_record (kind, key, version, body)
+                            VALUES (\(write.kind.rawValue), \(write.key), \(write.newVersion), \(body))
+                            """,
+                            logger: logger
+                        )
+                    }
+                }
+            }
+        } catch {
+            let cause = (error as? PostgresTransactionError)?.closureError ?? error
+            if let conflict = cause as? VersionConflict { throw .conflict(conflict.keys) }
+            if let state = (cause as? PSQLError)?.serverInfo?[.sqlState],
+                [PostgresError.Code.uniqueViolation.raw, "40P01", "40001"].contains(state)
+            {
+                // Another commit claimed a key first, or the server broke a lock cycle: decide again.
+                var keys: [RecordKind: Set<String>] = [:]
+                for write in writes { keys[write.kind, default: []].insert(write.key) }
+                throw .conflict(keys)
+            }
+            throw .failed("cannot commit \(writes.count) record(s): \(Self.describe(error))")
+        }
+    }
+
+    private struct VersionConflict: Error {
+        let keys: [RecordKind: Set<String>]
+    }
+
+    /// A database error in a line an operator can act on (PSQLError's own description hides the server's
+    /// message by design).
+    static func describe(_ error: any Error) -> String {
+        let cause = (error as? PostgresTransactionError)?.closureError ?? error
+        guard let error = cause as? PSQLError else { return "\(cause)" }
+        if let message = error.serverInfo?[.message] {
+            return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
+        }
+        return "\(error.code)\(error.underlying.map { ": \($0)" } ?? "")"
+    }
+}
+
+/// Ends the store's connection pool on graceful shutdown, after the services that use it.
+public struct PostgresStoreService: Service {
+    let store: PostgresClusterStore
+
+    public init(store: PostgresClusterStore) { self.store = store }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        store.close()
+    }
+}

@@ -1,0 +1,170 @@
+import BerthConfig
+import BerthControlPlane
+import BerthTestSupport
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import BerthStore
+
+/// The PostgreSQL store against the tests' own server (scripts/test-postgres.sh), a database per test.
+@Suite("PostgreSQL cluster store")
+struct PostgresClusterStoreTests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Runs `body` with a store on a new database; closes the store and drops the database afterwards.
+    static func withStore(_ body: (PostgresClusterStore, TestDatabase) async throws -> Void) async throws {
+        let database = try await TestDatabase.create()
+        do {
+            let store = try await PostgresClusterStore.open(database.url, logger: logger)
+            do {
+                try await body(store, database)
+            } catch {
+                store.close()
+                throw error
+            }
+            store.close()
+        } catch {
+            await database.drop()
+            throw error
+        }
+        await database.drop()
+    }
+
+    static func write(_ key: String, expected: Int64, _ text: String?) -> RecordWrite {
+        RecordWrite(kind: .cluster, key: key, expectedVersion: expected, body: text.map { Data($0.utf8) })
+    }
+
+    static func versions(_ store: PostgresClusterStore) async throws -> [String: Int64] {
+        Dictionary(uniqueKeysWithValues: try await store.loadAll().map { ($0.key, $0.version) })
+    }
+
+    @Test("what is committed is loaded again, with its version; a stale version writes nothing of the commit")
+    func commitsAllOrNothing() async throws {
+        try await Self.withStore { store, _ in
+            try await store.commit([Self.write("a", expected: 0, "a1"), Self.write("b", expected: 0, "b1")])
+            try await store.commit([Self.write("a", expected: 1, "a2")])
+            #expect(try await Self.versions(store) == ["a": 2, "b": 1])
+
+            // b is current but a is not: neither changes.
+            await #expect(throws: ClusterStoreError.conflict([.cluster: ["a"]])) {
+                try await store.commit([Self.write("b", expected: 1, "b2"), Self.write("a", expected: 1, "a3")])
+            }
+            let records = try await store.load(.cluster, keys: ["a", "b", "missing"])
+            #expect(Set(records.map { "\($0.key)=\(String(decoding: $0.body, as: UTF8.self))" }) == ["a=a2", "b=b1"])
+
+            // Creating what exists is a conflict too.
+            await #expect(throws: ClusterStoreError.conflict([.cluster: ["b"]])) {
+                try await store.commit([Self.write("b", expected: 0, "again")])
+            }
+        }
+    }
+
+    @Test("a delete leaves a tombstone: the key reads as absent, and created again its versions go on, never repeating")
+    func tombstones() async throws {
+        try await Self.withStore { store, _ in
+            try await store.commit([Self.write("k", expected: 0, "first")])
+            try await store.commit([Self.write("k", expected: 1, "second")])
+            try await store.commit([Self.write("k", expected: 2, nil)])
+            #expect(try await store.loadAll().isEmpty)
+            #expect(try await store.load(.cluster, keys: ["k"]).isEmpty)
+            // Updating the deleted record is a conflict; creating it again is not.
+            await #expect(throws: ClusterStoreError.conflict([.cluster: ["k"]])) {
+                try await store.commit([Self.write("k", expected: 2, "stale")])
+            }
+            try await store.commit([Self.write("k", expected: 0, "reborn")])
+            #expect(try await Self.versions(store) == ["k": 4])
+            // A writer still holding the old record's version 2, or the new one's presumed 1, is refused.
+            for stale: Int64 in [1, 2] {
+                await #expect(throws: ClusterStoreError.conflict([.cluster: ["k"]])) {
+                    try await store.commit([Self.write("k", expected: stale, "stale")])
+                }
+            }
+            try await store.commit([Self.write("k", expected: 4, "current")])
+            #expect(try await Self.versions(store) == ["k": 5])
+        }
+    }
+
+    @Test("many writers creating one key at once: exactly one wins, the rest are told it conflicted")
+    func concurrentCreators() async throws {
+        try await Self.withStore { store, _ in
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for writer in 0..<12 {
+                    group.addTask {
+                        do {
+                            try await store.commit([Self.write("contested", expected: 0, "writer \(writer)")])
+                            return true
+                        } catch let error as ClusterStoreError {
+                            if case .conflict = error { return false }
+                            throw error
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1, "\(outcomes)")
+            #expect(try await Self.versions(store) == ["contested": 1])
+        }
+    }
+
+    @Test("opening again keeps the records; a schema newer than this build knows is refused with the reason")
+    func schema() async throws {
+        try await Self.withStore { store, database in
+            try await store.commit([Self.write("kept", expected: 0, "x")])
+            let again = try await PostgresClusterStore.open(database.url, logger: Self.logger)
+            #expect(try await Self.versions(again) == ["kept": 1])
+            try await again.client.query("UPDATE berth_schema SET version = 99")
+            again.close()
+            do {
+                let newer = try await PostgresClusterStore.open(database.url, logger: Self.logger)
+                newer.close()
+                Issue.record("a database with a newer schema was opened")
+            } catch {
+                #expect("\(error)".contains("schema is version 99, newer than this Berth knows (1)"), "\(error)")
+            }
+        }
+    }
+
+    @Test(
+        "a database that cannot be reached, or refuses the role, is a clear error naming it with the reason, never its password"
+    )
+    func unreachable() async throws {
+        let url = DatabaseURL(
+            endpoint: .unixSocket(path: "/run/berth-test/no-such-postgres/.s.PGSQL.5432"),
+            user: "berth",
+            password: "do-not-show-me",
+            database: "berth",
+            tlsMode: .disable
+        )
+        do {
+            let store = try await PostgresClusterStore.open(url, logger: Self.logger)
+            store.close()
+            Issue.record("an unreachable database was opened")
+        } catch {
+            #expect(
+                "\(error)".contains("cannot connect to the database postgres://berth:<redacted>@/berth"),
+                "\(error)"
+            )
+            #expect("\(error)".contains("No such file or directory"), "\(error)")
+            #expect(!"\(error)".contains("do-not-show-me"))
+        }
+        // The server is there, but refuses the role: its reason is shown.
+        let wrongRole = DatabaseURL(
+            endpoint: .unixSocket(
+                path: "\(TestEnvironment.postgresSocketDirectory)/.s.PGSQL.\(TestEnvironment.postgresPort)"
+            ),
+            user: "nobody_here",
+            password: nil,
+            database: "postgres",
+            tlsMode: .disable
+        )
+        do {
+            let store = try await PostgresClusterStore.open(wrongRole, logger: Self.logger)
+            store.close()
+            Issue.record("an unknown role was let in")
+        } catch {
+            #expect("\(error)".contains("role \"nobody_here\" does not exist"), "\(error)")
+        }
+    }
+}
