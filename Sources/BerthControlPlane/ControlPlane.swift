@@ -97,6 +97,10 @@ public actor ControlPlane {
     let startedAt: Timestamp
     /// Since when each instance's agent has been away, as this process saw it go.
     var disconnectedSince: [String: Timestamp] = [:]
+    /// Whose turn it is to commit (see ``transact(_:)``).
+    let commitTurn = CommitTurn()
+    /// When the store last failed a commit; nil once one succeeds.
+    var storeFailedAt: ContinuousClock.Instant?
     /// Signalled when a service is due a pass: the scheduler loop waits on it between its ticks.
     public nonisolated let serviceWork = WakeSignal()
 
@@ -182,10 +186,21 @@ public actor ControlPlane {
 
     /// Runs `decide` against the current state and commits what it stages; on a version conflict reloads
     /// the records involved and decides again.
+    ///
+    /// One transaction of this control plane commits at a time. Calls interleave at every `await`, so two
+    /// calls deciding on the same state would otherwise conflict with each other at the store, and with
+    /// many at once only one per round wins: behind a slow store (PostgreSQL's round trips) most would run
+    /// out of attempts. Only other processes' writes conflict now, and those are retried after a short
+    /// random pause. While the store is failing, calls fail at once rather than queue behind each other.
     func transact<Result>(
         _ decide: () throws(ClusterError) -> (staged: [Staged], result: Result)
     ) async throws(ClusterError) -> Result {
-        for _ in 0..<8 {
+        await commitTurn.acquire()
+        defer { commitTurn.release() }
+        if let failedAt = storeFailedAt, ContinuousClock.now - failedAt < .seconds(1) {
+            throw ClusterError(.server, "The control plane could not store the change.")
+        }
+        for attempt in 0..<12 {
             let (staged, result) = try decide()
             if staged.isEmpty { return result }
             let writes = try staged.map(write(for:))
@@ -196,12 +211,16 @@ public actor ControlPlane {
                 case .conflict(let keys):
                     logger.debug("version conflict; deciding again", metadata: ["records": "\(keys)"])
                     try await reload(keys)
+                    let pause = Int.random(in: 0...min(64, 1 << attempt), using: &generator)
+                    try? await Task.sleep(for: .milliseconds(pause))
                     continue
                 case .failed(let message):
                     logger.error("control plane store failed", metadata: ["error": "\(message)"])
+                    storeFailedAt = .now
                     throw ClusterError(.server, "The control plane could not store the change.")
                 }
             }
+            storeFailedAt = nil
             for (change, write) in zip(staged, writes) { apply(change, version: write.newVersion) }
             return result
         }

@@ -5,6 +5,7 @@ public import Logging
 import NIOSSL
 import PostgresNIO
 public import ServiceLifecycle
+import Synchronization
 
 /// The control plane's state in PostgreSQL (BERTH_DATABASE_URL), where replicas share it: the same records
 /// and versions as ``SQLiteClusterStore``, committed all-or-nothing with every version checked in one
@@ -209,16 +210,19 @@ public final class PostgresClusterStore: ClusterStore {
 
     public func loadAll() async throws(ClusterStoreError) -> [StoredRecord] {
         do {
-            var records: [StoredRecord] = []
-            let rows = try await client.query(
-                "SELECT kind, key, version, body FROM berth_record WHERE body IS NOT NULL",
-                logger: logger
-            )
-            for try await (kind, key, version, body) in rows.decode((String, String, Int64, Data).self) {
-                guard let kind = RecordKind(rawValue: kind) else { continue }
-                records.append(StoredRecord(kind: kind, key: key, version: version, body: body))
+            let logger = self.logger
+            return try await withinDeadline { [client] in
+                var records: [StoredRecord] = []
+                let rows = try await client.query(
+                    "SELECT kind, key, version, body FROM berth_record WHERE body IS NOT NULL",
+                    logger: logger
+                )
+                for try await (kind, key, version, body) in rows.decode((String, String, Int64, Data).self) {
+                    guard let kind = RecordKind(rawValue: kind) else { continue }
+                    records.append(StoredRecord(kind: kind, key: key, version: version, body: body))
+                }
+                return records
             }
-            return records
         } catch {
             throw .failed("cannot read the control plane's records: \(Self.describe(error))")
         }
@@ -227,18 +231,21 @@ public final class PostgresClusterStore: ClusterStore {
     public func load(_ kind: RecordKind, keys: Set<String>) async throws(ClusterStoreError) -> [StoredRecord] {
         guard !keys.isEmpty else { return [] }
         do {
-            var records: [StoredRecord] = []
-            let rows = try await client.query(
-                """
-                SELECT key, version, body FROM berth_record
-                WHERE kind = \(kind.rawValue) AND key = ANY(\(Array(keys))) AND body IS NOT NULL
-                """,
-                logger: logger
-            )
-            for try await (key, version, body) in rows.decode((String, Int64, Data).self) {
-                records.append(StoredRecord(kind: kind, key: key, version: version, body: body))
+            let logger = self.logger
+            return try await withinDeadline { [client] in
+                var records: [StoredRecord] = []
+                let rows = try await client.query(
+                    """
+                    SELECT key, version, body FROM berth_record
+                    WHERE kind = \(kind.rawValue) AND key = ANY(\(Array(keys))) AND body IS NOT NULL
+                    """,
+                    logger: logger
+                )
+                for try await (key, version, body) in rows.decode((String, Int64, Data).self) {
+                    records.append(StoredRecord(kind: kind, key: key, version: version, body: body))
+                }
+                return records
             }
-            return records
         } catch {
             throw .failed("cannot read records: \(Self.describe(error))")
         }
@@ -250,50 +257,8 @@ public final class PostgresClusterStore: ClusterStore {
         let ordered = writes.sorted { ($0.kind.rawValue, $0.key) < ($1.kind.rawValue, $1.key) }
         let logger = self.logger
         do {
-            try await client.withTransaction(logger: logger) { connection in
-                var conflicts: [RecordKind: Set<String>] = [:]
-                var found: [Int: (version: Int64, live: Bool)] = [:]
-                for (index, write) in ordered.enumerated() {
-                    let rows = try await connection.query(
-                        """
-                        SELECT version, body IS NOT NULL FROM berth_record
-                        WHERE kind = \(write.kind.rawValue) AND key = \(write.key) FOR UPDATE
-                        """,
-                        logger: logger
-                    )
-                    var current: (version: Int64, live: Bool)?
-                    for try await (version, live) in rows.decode((Int64, Bool).self) { current = (version, live) }
-                    found[index] = current
-                    // Version 0 means "does not exist": no row, or a tombstone.
-                    let matches =
-                        write.expectedVersion == 0
-                        ? current?.live != true : current?.live == true && current?.version == write.expectedVersion
-                    if !matches { conflicts[write.kind, default: []].insert(write.key) }
-                }
-                guard conflicts.isEmpty else { throw VersionConflict(keys: conflicts) }
-                for (index, write) in ordered.enumerated() {
-                    let body = write.body
-                    if let existing = found[index] {
-                        let version = max(existing.version, write.expectedVersion) + 1
-                        try await connection.query(
-                            """
-                            UPDATE berth_record SET version = \(version), body = \(body)
-                            WHERE kind = \(write.kind.rawValue) AND key = \(write.key)
-                            """,
-                            logger: logger
-                        )
-                    } else if let body {
-                        // No row to lock: the INSERT claims the key, and a concurrent creator's INSERT
-                        // fails on the primary key (a conflict below).
-                        try await connection.query(
-                            """
-                            INSERT INTO berth_record (kind, key, version, body)
-                            VALUES (\(write.kind.rawValue), \(write.key), \(write.newVersion), \(body))
-                            """,
-                            logger: logger
-                        )
-                    }
-                }
+            try await withinDeadline { [client] in
+                try await Self.commit(ordered, on: client, logger: logger)
             }
         } catch {
             let cause = (error as? PostgresTransactionError)?.closureError ?? error
@@ -310,8 +275,88 @@ public final class PostgresClusterStore: ClusterStore {
         }
     }
 
+    private static func commit(_ ordered: [RecordWrite], on client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            var conflicts: [RecordKind: Set<String>] = [:]
+            var found: [Int: (version: Int64, live: Bool)] = [:]
+            for (index, write) in ordered.enumerated() {
+                let rows = try await connection.query(
+                    """
+                    SELECT version, body IS NOT NULL FROM berth_record
+                    WHERE kind = \(write.kind.rawValue) AND key = \(write.key) FOR UPDATE
+                    """,
+                    logger: logger
+                )
+                var current: (version: Int64, live: Bool)?
+                for try await (version, live) in rows.decode((Int64, Bool).self) { current = (version, live) }
+                found[index] = current
+                // Version 0 means "does not exist": no row, or a tombstone.
+                let matches =
+                    write.expectedVersion == 0
+                    ? current?.live != true : current?.live == true && current?.version == write.expectedVersion
+                if !matches { conflicts[write.kind, default: []].insert(write.key) }
+            }
+            guard conflicts.isEmpty else { throw VersionConflict(keys: conflicts) }
+            for (index, write) in ordered.enumerated() {
+                let body = write.body
+                if let existing = found[index] {
+                    let version = max(existing.version, write.expectedVersion) + 1
+                    try await connection.query(
+                        """
+                        UPDATE berth_record SET version = \(version), body = \(body)
+                        WHERE kind = \(write.kind.rawValue) AND key = \(write.key)
+                        """,
+                        logger: logger
+                    )
+                } else if let body {
+                    // No row to lock: the INSERT claims the key, and a concurrent creator's INSERT
+                    // fails on the primary key (a conflict below).
+                    try await connection.query(
+                        """
+                        INSERT INTO berth_record (kind, key, version, body)
+                        VALUES (\(write.kind.rawValue), \(write.key), \(write.newVersion), \(body))
+                        """,
+                        logger: logger
+                    )
+                }
+            }
+        }
+    }
+
     private struct VersionConflict: Error {
         let keys: [RecordKind: Set<String>]
+    }
+
+    /// How long a call may wait for the database. One that is down must not hold the API: the call fails,
+    /// and the API answers with a retryable ServerException. (A commit cut off here may still land; the
+    /// control plane then finds the newer version on its next write of those records.)
+    public static let callDeadline: Duration = .seconds(10)
+
+    private struct DeadlinePassed: Error, CustomStringConvertible {
+        var description: String { "the database did not answer within \(PostgresClusterStore.callDeadline)" }
+    }
+
+    /// Runs `work`, giving up after ``callDeadline``. The work runs apart and is only cancelled when the
+    /// deadline passes, not awaited: a call stuck on a connection that ignores cancellation must not hold
+    /// the API past the deadline.
+    private func withinDeadline<Value: Sendable>(
+        _ work: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
+        let outcome = OnceOutcome<Value>()
+        return try await withCheckedThrowingContinuation { continuation in
+            outcome.arm(continuation)
+            let worker = Task {
+                do {
+                    outcome.resolve(.success(try await work()))
+                } catch {
+                    outcome.resolve(.failure(error))
+                }
+            }
+            Task {
+                try? await Task.sleep(for: Self.callDeadline)
+                if outcome.resolve(.failure(DeadlinePassed())) { worker.cancel() }
+            }
+        }
     }
 
     /// A database error in a line an operator can act on (PSQLError's own description hides the server's
@@ -335,5 +380,27 @@ public struct PostgresStoreService: Service {
     public func run() async throws {
         try? await gracefulShutdown()
         store.close()
+    }
+}
+
+/// The first outcome of a race, delivered once.
+private final class OnceOutcome<Value: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Value, any Error>?, done: Bool)>((nil, false))
+
+    func arm(_ continuation: CheckedContinuation<Value, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    /// Resumes the waiter with `result` unless an earlier outcome did; true when this one did.
+    @discardableResult
+    func resolve(_ result: Result<Value, any Error>) -> Bool {
+        let continuation = state.withLock { state -> CheckedContinuation<Value, any Error>? in
+            guard !state.done else { return nil }
+            state.done = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+        return continuation != nil
     }
 }

@@ -14,8 +14,9 @@ struct ControlPlaneDurabilityTests {
         let process: Process
         let endpoint: String
 
-        /// With `database`, the state is in PostgreSQL rather than SQLite under the data directory.
-        init(directory: URL, port: Int, database: TestDatabase? = nil) throws {
+        /// `extraConfiguration` adds lines to its configuration (BERTH_DATABASE_URL: the state in PostgreSQL
+        /// rather than SQLite under the data directory).
+        init(directory: URL, port: Int, extraConfiguration: String = "") throws {
             endpoint = "http://127.0.0.1:\(port)"
             let file = directory.appendingPathComponent("ecs.config")
             try """
@@ -23,7 +24,7 @@ struct ControlPlaneDurabilityTests {
             ECS_DATADIR=\(directory.path)/data
             BERTH_API_LISTEN=127.0.0.1:\(port)
             ECS_LOGLEVEL=warn
-            \(database?.configurationLine ?? "")
+            \(extraConfiguration)
             """.write(to: file, atomically: true, encoding: .utf8)
             process = Process()
             process.executableURL = BerthAgentProcess.binary
@@ -84,7 +85,11 @@ struct ControlPlaneDurabilityTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = try TestPorts.free()
-        let first = try ControlPlaneProcess(directory: directory, port: port, database: database)
+        let first = try ControlPlaneProcess(
+            directory: directory,
+            port: port,
+            extraConfiguration: database?.configurationLine ?? ""
+        )
         try await first.waitUntilAnswering()
 
         let acknowledged = Ledger()
@@ -141,7 +146,11 @@ struct ControlPlaneDurabilityTests {
         let written = acknowledged.state.withLock { $0 }
         #expect(!written.taskDefinitions.isEmpty, "the burst wrote something before the kill")
 
-        let second = try ControlPlaneProcess(directory: directory, port: port, database: database)
+        let second = try ControlPlaneProcess(
+            directory: directory,
+            port: port,
+            extraConfiguration: database?.configurationLine ?? ""
+        )
         do {
             try await Self.verify(written, on: second)
         } catch {
@@ -201,13 +210,18 @@ struct ControlPlaneDurabilityTests {
 
 /// One ECS JSON 1.1 call over HTTP.
 enum ECSCall {
-    static func post(_ endpoint: String, _ operation: String, _ body: String) async throws -> (Int, Data) {
+    static func post(
+        _ endpoint: String,
+        _ operation: String,
+        _ body: String,
+        timeout: Int64 = 10
+    ) async throws -> (Int, Data) {
         var request = HTTPClientRequest(url: endpoint + "/")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
         request.headers.add(name: "X-Amz-Target", value: "AmazonEC2ContainerServiceV20141113.\(operation)")
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
         let buffer = try await response.body.collect(upTo: 1 << 22)
         return (Int(response.status.code), Data(buffer.readableBytesView))
     }
