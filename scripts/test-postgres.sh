@@ -4,6 +4,9 @@
 #                                    on the Unix socket /run/berth-test/postgres/.s.PGSQL.51672 only (no TCP
 #                                    port, so none a test or the agent may want is taken); role berth, trust
 #                                    authentication, as user postgres (the server refuses to run as root);
+#                                    fsync off: a test's database need not survive the machine, and its
+#                                    fsyncs (createdb and dropdb force checkpoints) are the likely cause of a
+#                                    dockerd stall beside them in one CI-like run;
 #   scripts/test-postgres.sh stop    stops it (its data stays for the next start).
 # Tests make a database of their own on it (createdb) and drop it afterwards.
 set -euo pipefail
@@ -34,7 +37,7 @@ start)
     if ! as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         echo "test-environment: starting the tests' PostgreSQL on $sockets (log: $logs/postgres.log)"
         as_postgres "$bin/pg_ctl" -D "$data" -l "$logs/postgres.log" -w -t 120 \
-            -o "-c listen_addresses='' -k $sockets -p $port -c max_connections=300" start >/dev/null
+            -o "-c listen_addresses='' -k $sockets -p $port -c max_connections=300 -c fsync=off -c full_page_writes=off" start >/dev/null
     fi
     for _ in $(seq 1 240); do
         "$bin/pg_isready" -q -h "$sockets" -p "$port" && exit 0
