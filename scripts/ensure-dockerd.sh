@@ -9,6 +9,18 @@ answers() { curl -sf --max-time 5 --unix-socket "$socket" http://docker/_ping >/
 
 answers && exit 0
 
+# A dockerd that died (killed, or its machine image snapshotted while it ran) leaves its containers'
+# network namespaces mounted under /run/docker/netns, their veths still on docker0. A new dockerd knows
+# nothing of them, hands their addresses out again, and the stale namespace answers for the new
+# container: a link's alias then reaches a namespace with nothing listening. Release them first.
+if ! pgrep -x dockerd >/dev/null && [[ -d /run/docker/netns ]]; then
+    for namespace in /run/docker/netns/*; do
+        [[ -e "$namespace" && "$(basename "$namespace")" != default ]] || continue
+        umount -l "$namespace" 2>/dev/null || true
+        rm -f "$namespace"
+    done
+fi
+
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
     systemctl start docker.service || true
 else
