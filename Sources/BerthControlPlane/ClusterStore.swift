@@ -61,11 +61,62 @@ public enum ClusterStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 }
 
+/// A record as the last commit that touched it left it: `body` nil when that commit deleted it.
+public struct RecordChange: Sendable, Hashable {
+    public var kind: RecordKind
+    public var key: String
+    public var version: Int64
+    public var body: Data?
+
+    public init(kind: RecordKind, key: String, version: Int64, body: Data?) {
+        self.kind = kind
+        self.key = key
+        self.version = version
+        self.body = body
+    }
+}
+
+/// What the change feed holds after a position: every record a later commit touched, as it is now (a record
+/// touched twice appears once), and the position the batch brings its reader to.
+public struct ChangeBatch: Sendable, Hashable {
+    public var changes: [RecordChange]
+    public var position: Int64
+
+    public init(changes: [RecordChange], position: Int64) {
+        self.changes = changes
+        self.position = position
+    }
+}
+
 /// Where the control plane's state lives: SQLite for one host, PostgreSQL shared by replicas. A commit is
 /// all or nothing and durable before it returns, and it fails with `.conflict` when any record's version
 /// moved, so concurrent schedulers can never both reserve the same resources.
+///
+/// A store shared by replicas also keeps a change feed: each commit gets the next position, and commits
+/// become visible in position order, so a reader that has seen position p has seen every commit up to p.
+/// A replica follows it to decide from what every replica committed, not only from what it wrote itself.
 public protocol ClusterStore: Sendable {
     func loadAll() async throws(ClusterStoreError) -> [StoredRecord]
     func load(_ kind: RecordKind, keys: Set<String>) async throws(ClusterStoreError) -> [StoredRecord]
     func commit(_ writes: [RecordWrite]) async throws(ClusterStoreError)
+
+    /// The feed's position now: commits after it are what ``changes(after:)`` returns.
+    func feedPosition() async throws(ClusterStoreError) -> Int64
+    /// The records that commits after `position` touched.
+    func changes(after position: Int64) async throws(ClusterStoreError) -> ChangeBatch
+    /// Yields when another writer may have committed (and after the wake-ups themselves were interrupted,
+    /// when some may have been missed). Readers also poll: a wake-up is a hint, never the only way.
+    func changeSignals() -> AsyncStream<Void>
+}
+
+/// A store only one control plane writes (SQLite under ECS_DATADIR, memory) has no feed: nothing commits
+/// that its writer has not seen.
+extension ClusterStore {
+    public func feedPosition() async throws(ClusterStoreError) -> Int64 { 0 }
+
+    public func changes(after position: Int64) async throws(ClusterStoreError) -> ChangeBatch {
+        ChangeBatch(changes: [], position: position)
+    }
+
+    public func changeSignals() -> AsyncStream<Void> { AsyncStream { _ in } }
 }

@@ -101,6 +101,8 @@ public actor ControlPlane {
     let commitTurn = CommitTurn()
     /// When the store last failed a commit; nil once one succeeds.
     var storeFailedAt: ContinuousClock.Instant?
+    /// How far this process has followed the store's change feed (see ``followChanges()``).
+    var feedPosition: Int64 = 0
     /// Signalled when a service is due a pass: the scheduler loop waits on it between its ticks.
     public nonisolated let serviceWork = WakeSignal()
 
@@ -111,6 +113,9 @@ public actor ControlPlane {
         self.startedAt = settings.now()
         let records: [StoredRecord]
         do {
+            // Read first: what commits between the two reads is in the feed, and following it again
+            // changes nothing (a change applies only when newer than what is held).
+            feedPosition = try await store.feedPosition()
             records = try await store.loadAll()
         } catch {
             throw ClusterError(.server, "cannot load the control plane's state: \(error)")
@@ -296,7 +301,7 @@ public actor ControlPlane {
         }
     }
 
-    private func version(of kind: RecordKind, _ key: String) -> Int64? {
+    func version(of kind: RecordKind, _ key: String) -> Int64? {
         switch kind {
         case .cluster: clusters[key]?.version
         case .containerInstance: instances[key]?.version
@@ -307,7 +312,7 @@ public actor ControlPlane {
         }
     }
 
-    private func forget(_ kind: RecordKind, _ key: String) {
+    func forget(_ kind: RecordKind, _ key: String) {
         switch kind {
         case .cluster: clusters[key] = nil
         case .containerInstance: instances[key] = nil
@@ -332,7 +337,7 @@ public actor ControlPlane {
         }
     }
 
-    private func absorb(_ record: StoredRecord) throws(ClusterError) {
+    func absorb(_ record: StoredRecord) throws(ClusterError) {
         do {
             switch record.kind {
             case .cluster:

@@ -113,6 +113,9 @@ public struct ControlPlaneServices: Sendable {
                 ),
                 .init(service: ServiceSchedulerLoop(controlPlane: controlPlane)),
             ]
+                + (configuration.databaseURL == nil
+                    ? []
+                    : [.init(service: ChangeFeedFollower(controlPlane: controlPlane, store: store, logger: logger))])
         )
     }
 
@@ -287,6 +290,45 @@ struct ServiceSchedulerLoop: Service {
                 await controlPlane.reconcileServices(dueOnly: !full)
                 if full { nextFullPass = clock.now + tick }
                 await controlPlane.serviceWork.wait(upTo: max(.zero, nextFullPass - clock.now))
+            }
+        }
+    }
+}
+
+/// Keeps a replica up to date with what the others commit (``ControlPlane/followChanges()``): at once when
+/// the store signals a commit (LISTEN/NOTIFY on PostgreSQL), and every `poll` in any case, since a
+/// notification can be lost with its connection.
+struct ChangeFeedFollower: Service {
+    let controlPlane: ControlPlane
+    let store: any ClusterStore
+    var poll: Duration = .seconds(5)
+    let logger: Logger
+
+    func run() async {
+        let wake = WakeSignal()
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in store.changeSignals() { wake.signal() }
+                }
+                group.addTask {
+                    var failing = false
+                    while !Task.isCancelled {
+                        do {
+                            try await controlPlane.followChanges()
+                            if failing { logger.info("following the change feed again") }
+                            failing = false
+                        } catch {
+                            // Said once per outage, not at every attempt.
+                            if !failing {
+                                logger.warning("cannot follow the change feed", metadata: ["error": "\(error)"])
+                            }
+                            failing = true
+                        }
+                        await wake.wait(upTo: poll)
+                    }
+                }
+                await group.waitForAll()
             }
         }
     }

@@ -21,7 +21,7 @@ import Synchronization
 /// newer than it knows.
 public final class PostgresClusterStore: ClusterStore {
     /// The schema version this build writes and reads.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     let client: PostgresClient
     private let runner: Task<Void, Never>
@@ -105,36 +105,49 @@ public final class PostgresClusterStore: ClusterStore {
         return tls
     }
 
+    /// A connection of its own to the database (outside the pool).
+    static func connectionConfiguration(
+        _ url: DatabaseURL
+    ) throws(ClusterStoreError) -> PostgresConnection.Configuration {
+        let tlsConfiguration = try tlsConfiguration(url)
+        var direct: PostgresConnection.Configuration
+        switch url.endpoint {
+        case .unixSocket(let path):
+            direct = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
+        case .tcp(let host, let port):
+            let tls: PostgresConnection.Configuration.TLS
+            do {
+                tls =
+                    switch url.tlsMode {
+                    case .disable: .disable
+                    case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration))
+                    case .require, .verifyCA, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration))
+                    }
+            } catch {
+                throw .failed("BERTH_DATABASE_URL: cannot set up TLS: \(error)")
+            }
+            direct = .init(
+                host: host,
+                port: port,
+                username: url.user,
+                password: url.password,
+                database: url.database,
+                tls: tls
+            )
+        }
+        direct.options.connectTimeout = .seconds(10)
+        return direct
+    }
+
     /// One connection made directly, so that a database that cannot be reached (or refuses the user) is
     /// reported at once with the server's reason; the pool would only keep retrying.
     private static func probe(
         _ url: DatabaseURL,
         logger: Logger
     ) async throws(ClusterStoreError) {
-        let tlsConfiguration = try tlsConfiguration(url)
+        let configuration = try connectionConfiguration(url)
         do {
-            var direct: PostgresConnection.Configuration
-            switch url.endpoint {
-            case .unixSocket(let path):
-                direct = .init(unixSocketPath: path, username: url.user, password: url.password, database: url.database)
-            case .tcp(let host, let port):
-                let tls: PostgresConnection.Configuration.TLS =
-                    switch url.tlsMode {
-                    case .disable: .disable
-                    case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration))
-                    case .require, .verifyCA, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration))
-                    }
-                direct = .init(
-                    host: host,
-                    port: port,
-                    username: url.user,
-                    password: url.password,
-                    database: url.database,
-                    tls: tls
-                )
-            }
-            direct.options.connectTimeout = .seconds(10)
-            let connection = try await PostgresConnection.connect(configuration: direct, id: 0, logger: logger)
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try await connection.close()
         } catch {
             throw .failed("cannot connect to the database \(url): \(describe(error))")
@@ -178,6 +191,33 @@ public final class PostgresClusterStore: ClusterStore {
                             PRIMARY KEY (kind, key)
                         )
                         """,
+                        logger: self.logger
+                    )
+                }
+                if current < 2 {
+                    // The change feed: every commit takes the next position from the one feed row, whose
+                    // lock it holds until it commits, so commits become visible in position order and a
+                    // reader that sees position p has every commit up to p (a plain sequence would let a
+                    // later value become visible before an earlier one, and the reader skip it for good).
+                    try await connection.query(
+                        """
+                        CREATE TABLE berth_feed (
+                            id INTEGER PRIMARY KEY CHECK (id = 1),
+                            position BIGINT NOT NULL
+                        )
+                        """,
+                        logger: self.logger
+                    )
+                    try await connection.query(
+                        "INSERT INTO berth_feed (id, position) VALUES (1, 0)",
+                        logger: self.logger
+                    )
+                    try await connection.query(
+                        "ALTER TABLE berth_record ADD COLUMN position BIGINT NOT NULL DEFAULT 0",
+                        logger: self.logger
+                    )
+                    try await connection.query(
+                        "CREATE INDEX berth_record_position ON berth_record (position)",
                         logger: self.logger
                     )
                 }
@@ -297,13 +337,22 @@ public final class PostgresClusterStore: ClusterStore {
                 if !matches { conflicts[write.kind, default: []].insert(write.key) }
             }
             guard conflicts.isEmpty else { throw VersionConflict(keys: conflicts) }
+            // Taken last, once the versions are known to match, so that the feed row is locked only for
+            // the writes themselves.
+            var position: Int64 = 0
+            for try await value in try await connection.query(
+                "UPDATE berth_feed SET position = position + 1 WHERE id = 1 RETURNING position",
+                logger: logger
+            ).decode(Int64.self) {
+                position = value
+            }
             for (index, write) in ordered.enumerated() {
                 let body = write.body
                 if let existing = found[index] {
                     let version = max(existing.version, write.expectedVersion) + 1
                     try await connection.query(
                         """
-                        UPDATE berth_record SET version = \(version), body = \(body)
+                        UPDATE berth_record SET version = \(version), body = \(body), position = \(position)
                         WHERE kind = \(write.kind.rawValue) AND key = \(write.key)
                         """,
                         logger: logger
@@ -313,14 +362,109 @@ public final class PostgresClusterStore: ClusterStore {
                     // fails on the primary key (a conflict below).
                     try await connection.query(
                         """
-                        INSERT INTO berth_record (kind, key, version, body)
-                        VALUES (\(write.kind.rawValue), \(write.key), \(write.newVersion), \(body))
+                        INSERT INTO berth_record (kind, key, version, body, position)
+                        VALUES (\(write.kind.rawValue), \(write.key), \(write.newVersion), \(body), \(position))
                         """,
                         logger: logger
                     )
                 }
             }
+            // Delivered when (and only if) the transaction commits.
+            try await connection.query(
+                "SELECT pg_notify(\(Self.feedChannel), \(String(position)))",
+                logger: logger
+            )
         }
+    }
+
+    // MARK: Change feed
+
+    /// The channel commits notify, with their feed position as the payload.
+    static let feedChannel = "berth_changes"
+
+    public func feedPosition() async throws(ClusterStoreError) -> Int64 {
+        do {
+            let logger = self.logger
+            return try await withinDeadline { [client] in
+                var position: Int64 = 0
+                let rows = try await client.query("SELECT position FROM berth_feed WHERE id = 1", logger: logger)
+                for try await value in rows.decode(Int64.self) { position = value }
+                return position
+            }
+        } catch {
+            throw .failed("cannot read the change feed's position: \(Self.describe(error))")
+        }
+    }
+
+    /// One statement, so one snapshot: the commits it sees are a prefix of the feed (see the schema), and
+    /// the highest position among the rows is how far the reader has come. A commit none of whose rows
+    /// show any more was overwritten by a later one, which is among the rows.
+    public func changes(after position: Int64) async throws(ClusterStoreError) -> ChangeBatch {
+        do {
+            let logger = self.logger
+            return try await withinDeadline { [client] in
+                var batch = ChangeBatch(changes: [], position: position)
+                let rows = try await client.query(
+                    """
+                    SELECT kind, key, version, body, position FROM berth_record
+                    WHERE position > \(position) ORDER BY position
+                    """,
+                    logger: logger
+                )
+                for try await (kind, key, version, body, at) in rows.decode((String, String, Int64, Data?, Int64).self)
+                {
+                    batch.position = max(batch.position, at)
+                    guard let kind = RecordKind(rawValue: kind) else { continue }
+                    batch.changes.append(RecordChange(kind: kind, key: key, version: version, body: body))
+                }
+                return batch
+            }
+        } catch {
+            throw .failed("cannot read the change feed: \(Self.describe(error))")
+        }
+    }
+
+    /// LISTEN on a connection of its own (a pooled one would go back to the pool, and its LISTEN with
+    /// it). When the connection fails it is made again a second later, and the stream yields then too:
+    /// notifications sent meanwhile are lost, so the reader must look.
+    public func changeSignals() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let url = self.url
+        let logger = self.logger
+        let listener = Task {
+            var connected = false
+            while !Task.isCancelled {
+                do {
+                    let configuration = try Self.connectionConfiguration(url)
+                    let connection = try await PostgresConnection.connect(
+                        configuration: configuration,
+                        id: 1,
+                        logger: logger
+                    )
+                    do {
+                        try await connection.listen(on: Self.feedChannel) { notifications in
+                            if connected { continuation.yield() }
+                            connected = true
+                            for try await _ in notifications { continuation.yield() }
+                        }
+                    } catch {
+                        try? await connection.close()
+                        throw error
+                    }
+                    try? await connection.close()
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.warning(
+                        "the change feed's notifications stopped; listening again",
+                        metadata: ["error": "\(Self.describe(error))"]
+                    )
+                    continuation.yield()
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        continuation.onTermination = { _ in listener.cancel() }
+        return stream
     }
 
     private struct VersionConflict: Error {

@@ -4,6 +4,7 @@ import BerthTestSupport
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import BerthStore
@@ -121,7 +122,12 @@ struct PostgresClusterStoreTests {
                 newer.close()
                 Issue.record("a database with a newer schema was opened")
             } catch {
-                #expect("\(error)".contains("schema is version 99, newer than this Berth knows (1)"), "\(error)")
+                #expect(
+                    "\(error)".contains(
+                        "schema is version 99, newer than this Berth knows (\(PostgresClusterStore.schemaVersion))"
+                    ),
+                    "\(error)"
+                )
             }
         }
     }
@@ -167,4 +173,136 @@ struct PostgresClusterStoreTests {
             #expect("\(error)".contains("role \"nobody_here\" does not exist"), "\(error)")
         }
     }
+
+    @Test(
+        "the change feed: every commit moves it on; a reader gets what changed after its position, deletions included"
+    )
+    func changeFeed() async throws {
+        try await Self.withStore { store, _ in
+            let start = try await store.feedPosition()
+            try await store.commit([Self.write("a", expected: 0, "a1"), Self.write("b", expected: 0, "b1")])
+            let afterFirst = try await store.feedPosition()
+            #expect(afterFirst == start + 1)
+            try await store.commit([Self.write("a", expected: 1, "a2")])
+            try await store.commit([Self.write("b", expected: 1, nil)])
+            // A refused commit takes no position.
+            await #expect(throws: ClusterStoreError.self) {
+                try await store.commit([Self.write("a", expected: 9, "x")])
+            }
+
+            let everything = try await store.changes(after: start)
+            #expect(everything.position == start + 3)
+            #expect(
+                everything.changes.map {
+                    "\($0.key)@\($0.version)=\($0.body.map { String(decoding: $0, as: UTF8.self) } ?? "deleted")"
+                }
+                    == ["a@2=a2", "b@2=deleted"]
+            )
+            let later = try await store.changes(after: afterFirst + 1)
+            #expect(later.changes.map(\.key) == ["b"])
+            let none = try await store.changes(after: everything.position)
+            #expect(none == ChangeBatch(changes: [], position: everything.position))
+        }
+    }
+
+    @Test("a commit through one store wakes another store's listener, also after its connection was cut")
+    func changeSignals() async throws {
+        try await Self.withStore { store, database in
+            let other = try await PostgresClusterStore.open(database.url, logger: Self.logger)
+            defer { other.close() }
+            let woken = Counter()
+            let listening = Task {
+                for await _ in other.changeSignals() { woken.add() }
+            }
+            defer { listening.cancel() }
+            // LISTEN takes effect once its connection is up: commit until a wake-up comes.
+            var key = 0
+            try await waitUntil("a commit wakes the other store", within: TestEnvironment.loadedWait) {
+                key += 1
+                try await store.commit([Self.write("k\(key)", expected: 0, "v")])
+                return woken.value > 0
+            }
+            // The listening connection is ended by the server: the listener says so, listens again, and
+            // is woken by the next commits.
+            try await store.client.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            )
+            let before = woken.value
+            try await waitUntil(
+                "commits wake it again after its connection was cut",
+                within: TestEnvironment.loadedWait
+            ) {
+                key += 1
+                try await store.commit([Self.write("k\(key)", expected: 0, "v")])
+                return woken.value > before + 1
+            }
+        }
+    }
+
+    @Test("writers committing at once through two stores: a reader following the feed as they go misses no commit")
+    func feedMissesNothing() async throws {
+        try await Self.withStore { store, database in
+            let other = try await PostgresClusterStore.open(database.url, logger: Self.logger)
+            defer { other.close() }
+            let writers = 6
+            let perWriter = 30
+            let done = Counter()
+            let writing = Task {
+                defer { done.add() }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for writer in 0..<writers {
+                        let through = writer.isMultiple(of: 2) ? store : other
+                        group.addTask {
+                            for index in 0..<perWriter {
+                                try await through.commit([Self.write("w\(writer)-\(index)", expected: 0, "v")])
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            // Each key is written once, so it is in the feed at one position only: a reader that moved
+            // past a commit not yet visible would never see its key.
+            var seen: Set<String> = []
+            var position: Int64 = 0
+            var reads = 0
+            func follow() async throws {
+                let batch = try await store.changes(after: position)
+                #expect(batch.position >= position)
+                position = batch.position
+                seen.formUnion(batch.changes.map(\.key))
+                reads += 1
+            }
+            while done.value == 0 { try await follow() }
+            try await writing.value
+            try await follow()
+            #expect(seen.count == writers * perWriter, "read the feed \(reads) times")
+            #expect(position == (try await store.feedPosition()))
+        }
+    }
+
+    @Test("a database of schema 1 is migrated to the change feed, its records kept")
+    func migratesFromSchemaOne() async throws {
+        try await Self.withStore { store, database in
+            try await store.commit([Self.write("old", expected: 0, "x")])
+            // Schema 1, as the first release left it.
+            try await store.client.query("DROP TABLE berth_feed")
+            try await store.client.query("DROP INDEX berth_record_position")
+            try await store.client.query("ALTER TABLE berth_record DROP COLUMN position")
+            try await store.client.query("UPDATE berth_schema SET version = 1")
+            let migrated = try await PostgresClusterStore.open(database.url, logger: Self.logger)
+            defer { migrated.close() }
+            #expect(try await Self.versions(migrated) == ["old": 1])
+            let start = try await migrated.feedPosition()
+            try await migrated.commit([Self.write("old", expected: 1, "y")])
+            #expect(try await migrated.changes(after: start).changes.map(\.key) == ["old"])
+        }
+    }
+}
+
+/// A count several tasks add to.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func add() { count.withLock { $0 += 1 } }
 }

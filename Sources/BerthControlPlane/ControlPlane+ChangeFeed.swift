@@ -1,0 +1,68 @@
+import BerthModel
+import Foundation
+import Logging
+
+extension ControlPlane {
+    /// Brings this process up to what every writer of the store committed (replicas sharing PostgreSQL),
+    /// from the store's change feed: records newer than the ones held replace them, deleted ones are
+    /// forgotten. Then what this process owes the changes is done: tasks placed elsewhere for an agent
+    /// connected here are sent to it, and the services concerned get a scheduler pass.
+    ///
+    /// Returns how many records changed.
+    @discardableResult
+    public func followChanges() async throws(ClusterError) -> Int {
+        let (applied, owed) = try await applyFeed()
+        // Sent as they are now: a call of this process may have changed them since.
+        if !owed.isEmpty { await deliver(owed.compactMap { tasks[$0]?.value }) }
+        return applied
+    }
+
+    /// Reads the feed and applies it, holding the commit turn so that no commit of this process lands
+    /// between the two: what is read is never older than what is held. Returns the records applied, and
+    /// the tasks now owed to agents connected here.
+    private func applyFeed() async throws(ClusterError) -> (applied: Int, owed: [String]) {
+        await commitTurn.acquire()
+        defer { commitTurn.release() }
+        let batch: ChangeBatch
+        do {
+            batch = try await store.changes(after: feedPosition)
+        } catch {
+            throw ClusterError(.server, "cannot read the store's change feed: \(error)")
+        }
+        guard batch.position > feedPosition else { return (0, []) }
+        var changedTasks: [ClusterTask] = []
+        var changedServices: Set<String> = []
+        var applied = 0
+        for change in batch.changes where change.version > version(of: change.kind, change.key) ?? 0 {
+            if let body = change.body {
+                try absorb(StoredRecord(kind: change.kind, key: change.key, version: change.version, body: body))
+            } else {
+                forget(change.kind, change.key)
+            }
+            applied += 1
+            switch change.kind {
+            case .task: if let task = tasks[change.key]?.value { changedTasks.append(task) }
+            case .service: changedServices.insert(change.key)
+            case .containerInstance:
+                if let cluster = instances[change.key]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
+            case .cluster, .taskDefinition, .clientToken: break
+            }
+        }
+        feedPosition = batch.position
+        for service in changedServices { serviceNeedsPass(service) }
+        for task in changedTasks { serviceNeedsPass(forTaskIn: task.group, cluster: task.clusterArn) }
+        // An agent connected here learns of tasks another replica placed on (or stopped for) its instance.
+        let alreadySent = Set(inflight.values.flatMap { $0.desired.map { "\($0.key) \($0.value)" } })
+        let owed = changedTasks.filter {
+            sessions[$0.containerInstanceArn] != nil && $0.acknowledgedDesiredStatus != $0.desiredStatus
+                && !alreadySent.contains("\($0.taskArn) \($0.desiredStatus)")
+        }
+        if applied > 0 {
+            logger.debug(
+                "followed the change feed",
+                metadata: ["records": "\(applied)", "position": "\(batch.position)"]
+            )
+        }
+        return (applied, owed.map(\.taskArn))
+    }
+}
