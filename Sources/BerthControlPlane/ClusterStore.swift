@@ -10,6 +10,10 @@ public enum RecordKind: String, Sendable, Hashable, CaseIterable, Codable {
     /// RunTask client tokens, so a retried call answers with the tasks the first one placed.
     case clientToken = "client-token"
     case service
+    /// A control plane process sharing the store: who it is and when it was last alive.
+    case replica
+    /// A lease over the loops that must run on one replica at a time.
+    case lease
 }
 
 /// One stored record.
@@ -28,18 +32,28 @@ public struct StoredRecord: Sendable, Hashable {
 }
 
 /// A write in a commit: the record must still be at `expectedVersion` (0: must not exist yet); `body` nil
-/// deletes it.
+/// deletes it. A check writes nothing: the commit only requires the record to be at that version (a
+/// fence: a singleton loop's writes land only while the lease it holds is the current one).
 public struct RecordWrite: Sendable, Hashable {
     public var kind: RecordKind
     public var key: String
     public var expectedVersion: Int64
     public var body: Data?
+    public var checkOnly: Bool
 
     public init(kind: RecordKind, key: String, expectedVersion: Int64, body: Data?) {
         self.kind = kind
         self.key = key
         self.expectedVersion = expectedVersion
         self.body = body
+        self.checkOnly = false
+    }
+
+    /// Requires `key` to be at `version`, writing nothing.
+    public static func check(_ kind: RecordKind, _ key: String, at version: Int64) -> RecordWrite {
+        var write = RecordWrite(kind: kind, key: key, expectedVersion: version, body: nil)
+        write.checkOnly = true
+        return write
     }
 
     /// The version the record has after this write.

@@ -99,6 +99,7 @@ extension ControlPlane: AgentSessionHandler {
         disconnectedSince[instanceArn] = nil
         instances[instanceArn]?.value.agentConnected = true
         logger.info("agent connected", metadata: ["instance": "\(instanceArn)"])
+        await recordAgent(instanceArn, held: true)
         if let cluster = instances[instanceArn]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
         let unacknowledged = tasks(onInstance: instanceArn).filter { $0.acknowledgedDesiredStatus != $0.desiredStatus }
         await deliver(unacknowledged)
@@ -111,6 +112,7 @@ extension ControlPlane: AgentSessionHandler {
         instances[instanceArn]?.value.agentConnected = false
         inflight = inflight.filter { $0.value.instanceArn != instanceArn }
         logger.info("agent disconnected", metadata: ["instance": "\(instanceArn)"])
+        await recordAgent(instanceArn, held: false)
         if let cluster = instances[instanceArn]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
     }
 

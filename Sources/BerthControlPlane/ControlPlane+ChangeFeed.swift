@@ -33,6 +33,7 @@ extension ControlPlane {
         var changedTasks: [ClusterTask] = []
         var changedServices: Set<String> = []
         var applied = 0
+        var replicasChanged = false
         for change in batch.changes where change.version > version(of: change.kind, change.key) ?? 0 {
             if let body = change.body {
                 try absorb(StoredRecord(kind: change.kind, key: change.key, version: change.version, body: body))
@@ -45,10 +46,12 @@ extension ControlPlane {
             case .service: changedServices.insert(change.key)
             case .containerInstance:
                 if let cluster = instances[change.key]?.value.clusterArn { servicesNeedPass(inCluster: cluster) }
-            case .cluster, .taskDefinition, .clientToken: break
+            case .cluster, .taskDefinition, .clientToken, .lease: break
+            case .replica: replicasChanged = true
             }
         }
         feedPosition = batch.position
+        if replicasChanged { refreshAgentConnectivity() }
         for service in changedServices { serviceNeedsPass(service) }
         for task in changedTasks { serviceNeedsPass(forTaskIn: task.group, cluster: task.clusterArn) }
         // An agent connected here learns of tasks another replica placed on (or stopped for) its instance.

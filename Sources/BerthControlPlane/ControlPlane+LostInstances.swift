@@ -6,9 +6,18 @@ extension ControlPlane {
     /// Since when an instance's agent has been away: since it disconnected, or, when no agent has connected
     /// for it since this process started, since the start (or its registration, when later). A restart of
     /// the control plane therefore never makes a host look lost at once.
+    ///
+    /// With replicas, what the store says counts too: an agent another live replica holds is not away; one
+    /// no replica holds is away since its last replica let it go, or died (its last heartbeat). Never
+    /// before this process started, all the same.
     func awaySince(_ instance: ContainerInstance) -> Timestamp? {
-        guard sessions[instance.containerInstanceArn] == nil else { return nil }
-        return disconnectedSince[instance.containerInstanceArn] ?? max(startedAt, instance.registeredAt)
+        guard !agentIsConnected(instance) else { return nil }
+        let arn = instance.containerInstanceArn
+        guard settings.sharing != nil else { return disconnectedSince[arn] ?? max(startedAt, instance.registeredAt) }
+        let since =
+            instance.agentAwaySince ?? disconnectedSince[arn]
+            ?? instance.agentReplica.flatMap { replicas[$0]?.value.heartbeatAt } ?? instance.registeredAt
+        return max(startedAt, since)
     }
 
     /// Stops the service tasks of every instance whose agent has been away longer than `instanceLostAfter`:
@@ -20,7 +29,21 @@ extension ControlPlane {
     public func stopServiceTasksOfLostInstances() async throws(ClusterError) -> [ClusterTask] {
         let now = settings.now()
         let lostAfter = settings.instanceLostAfter
-        let stopped = try await transact { () throws(ClusterError) -> ([Staged], [ClusterTask]) in
+        let stopped = try await asSingleton(idle: []) { () throws(ClusterError) -> [ClusterTask] in
+            try await stopLost(now: now, lostAfter: lostAfter)
+        }
+        for task in stopped {
+            logger.warning(
+                "task stopped: its host is lost",
+                metadata: ["task.arn": "\(task.taskArn)", "instance": "\(task.containerInstanceArn)"]
+            )
+            serviceNeedsPass(forTaskIn: task.group, cluster: task.clusterArn)
+        }
+        return stopped
+    }
+
+    private func stopLost(now: Timestamp, lostAfter: Duration) async throws(ClusterError) -> [ClusterTask] {
+        try await transact { () throws(ClusterError) -> ([Staged], [ClusterTask]) in
             var staged: [Staged] = []
             var stopped: [ClusterTask] = []
             for instance in instances.values.map(\.value) where instance.status != .inactive {
@@ -43,14 +66,6 @@ extension ControlPlane {
             }
             return (staged, stopped)
         }
-        for task in stopped {
-            logger.warning(
-                "task stopped: its host is lost",
-                metadata: ["task.arn": "\(task.taskArn)", "instance": "\(task.containerInstanceArn)"]
-            )
-            serviceNeedsPass(forTaskIn: task.group, cluster: task.clusterArn)
-        }
-        return stopped
     }
 
     static func isoTime(_ time: Timestamp) -> String {

@@ -35,13 +35,23 @@ extension ControlPlane {
     @discardableResult
     public func expireRetainedRecords() async throws(ClusterError) -> Expired {
         let now = settings.now()
-        let retention = settings.stoppedTaskRetention
         func due(_ since: Timestamp?, _ retention: Duration) -> Bool {
             guard let since else { return false }
             return now.duration(since: since) >= retention
         }
         // Payloads an agent never acknowledged, though connected: it gets the tasks again when it reconnects.
         inflight = inflight.filter { !due($0.value.sentAt, Self.inflightRetention) }
+        // What follows is stored state: with replicas, the lease holder's to forget.
+        return try await asSingleton(idle: Expired()) { () throws(ClusterError) -> Expired in
+            try await forgetExpired(now: now, due: due)
+        }
+    }
+
+    private func forgetExpired(
+        now: Timestamp,
+        due: (Timestamp?, Duration) -> Bool
+    ) async throws(ClusterError) -> Expired {
+        let retention = settings.stoppedTaskRetention
         return try await transact { () throws(ClusterError) -> ([Staged], Expired) in
             var staged: [Staged] = []
             var expired = Expired()
@@ -81,6 +91,8 @@ extension ControlPlane {
             expired.inactiveServices = forget(services.values.map(\.value), .service, key: \.serviceArn) {
                 $0.status == .inactive ? $0.inactiveSince ?? $0.createdAt : nil
             }
+            // Replicas dead that long.
+            _ = forget(replicas.values.map(\.value), .replica, key: \.id) { $0.heartbeatAt }
             return (staged, expired)
         }
     }

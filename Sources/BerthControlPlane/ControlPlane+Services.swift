@@ -365,7 +365,14 @@ extension ControlPlane {
 
     /// One pass of the scheduler over every ACTIVE or DRAINING service, or (`dueOnly`) over those something
     /// happened to since their last pass; DAEMON services first, as in ECS.
+    ///
+    /// With replicas, only the holder of the singleton lease schedules, and its writes require the lease.
     public func reconcileServices(dueOnly: Bool = false) async {
+        guard runsSingletonLoops else { return }
+        await Self.$actingAsSingleton.withValue(true) { await passOverServices(dueOnly: dueOnly) }
+    }
+
+    private func passOverServices(dueOnly: Bool) async {
         let due = servicesDue
         servicesDue = []
         let live = services.values.map(\.value).filter {

@@ -21,6 +21,8 @@ public actor ControlPlane {
         /// How long an instance's agent may be away before the instance counts as lost and its service tasks
         /// are replaced elsewhere (BERTH_INSTANCE_LOST_AFTER).
         public var instanceLostAfter: Duration
+        /// Set when replicas share the store (PostgreSQL); nil for a control plane alone with its store.
+        public var sharing: Sharing?
         public var now: @Sendable () -> Timestamp
 
         public init(
@@ -29,6 +31,7 @@ public actor ControlPlane {
             stoppedTaskRetention: Duration = .seconds(3600),
             clientTokenRetention: Duration = .seconds(12 * 3600),
             instanceLostAfter: Duration = .seconds(600),
+            sharing: Sharing? = nil,
             now: @escaping @Sendable () -> Timestamp = Settings.wallClock
         ) {
             self.region = region
@@ -36,11 +39,41 @@ public actor ControlPlane {
             self.stoppedTaskRetention = stoppedTaskRetention
             self.clientTokenRetention = clientTokenRetention
             self.instanceLostAfter = instanceLostAfter
+            self.sharing = sharing
             self.now = now
         }
 
         public static let wallClock: @Sendable () -> Timestamp = {
             Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        }
+    }
+
+    /// A replica's identity among those sharing the store, and the clocks of its heartbeat and of the
+    /// singleton lease (see ``maintainReplica()``).
+    public struct Sharing: Sendable {
+        /// This process's ID: new at every start, so a restarted replica is a new one.
+        public var replicaID: String
+        /// Where this replica's agent channel is reached (BERTH_ADVERTISE_URL).
+        public var endpoint: String?
+        public var heartbeatInterval: Duration
+        /// A replica whose heartbeat is older is dead, and its agents away.
+        public var replicaTimeout: Duration
+        /// How long the singleton lease lasts unrenewed: the longest the singleton loops stop when their
+        /// replica dies. Its holder renews it when a third has passed.
+        public var leaseDuration: Duration
+
+        public init(
+            replicaID: String? = nil,
+            endpoint: String? = nil,
+            heartbeatInterval: Duration = .seconds(5),
+            replicaTimeout: Duration = .seconds(15),
+            leaseDuration: Duration = .seconds(10)
+        ) {
+            self.replicaID = replicaID ?? UUID().uuidString.lowercased()
+            self.endpoint = endpoint
+            self.heartbeatInterval = heartbeatInterval
+            self.replicaTimeout = replicaTimeout
+            self.leaseDuration = leaseDuration
         }
     }
 
@@ -57,6 +90,8 @@ public actor ControlPlane {
         case task(ClusterTask)
         case token(ClientTokenRecord)
         case service(ClusterService)
+        case replica(ReplicaRecord)
+        case lease(LeaseRecord)
         /// Forgets a record (one past its retention).
         case remove(RecordKind, String)
     }
@@ -71,6 +106,12 @@ public actor ControlPlane {
     var tokens: [String: Versioned<ClientTokenRecord>] = [:]
     /// Services by ARN.
     var services: [String: Versioned<ClusterService>] = [:]
+    /// Replicas sharing the store, by ID (none without sharing).
+    var replicas: [String: Versioned<ReplicaRecord>] = [:]
+    /// Leases by name.
+    var leases: [String: Versioned<LeaseRecord>] = [:]
+    /// When this replica's heartbeat was last stored.
+    var heartbeatStoredAt: Timestamp?
     /// Open payload streams by instance ARN.
     var sessions: [String: any AgentSession] = [:]
     /// Payloads sent and not yet acknowledged, by message ID.
@@ -121,8 +162,6 @@ public actor ControlPlane {
             throw ClusterError(.server, "cannot load the control plane's state: \(error)")
         }
         for record in records { try absorb(record) }
-        // No agent is connected to a control plane that just started.
-        for arn in instances.keys { instances[arn]?.value.agentConnected = false }
         logger.info(
             "control plane state loaded",
             metadata: [
@@ -208,7 +247,14 @@ public actor ControlPlane {
         for attempt in 0..<12 {
             let (staged, result) = try decide()
             if staged.isEmpty { return result }
-            let writes = try staged.map(write(for:))
+            var writes = try staged.map(write(for:))
+            if Self.actingAsSingleton, settings.sharing != nil {
+                // A singleton loop's writes land only under the lease this replica holds now.
+                guard let lease = heldLease() else {
+                    throw ClusterError(.server, "This replica no longer holds the lease of the singleton loops.")
+                }
+                writes.append(.check(.lease, Self.singletonLease, at: lease.version))
+            }
             do {
                 try await store.commit(writes)
             } catch {
@@ -280,6 +326,20 @@ public actor ControlPlane {
                     expectedVersion: services[value.serviceArn]?.version ?? 0,
                     body: try Self.encoder.encode(value)
                 )
+            case .replica(let value):
+                return RecordWrite(
+                    kind: .replica,
+                    key: value.id,
+                    expectedVersion: replicas[value.id]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
+            case .lease(let value):
+                return RecordWrite(
+                    kind: .lease,
+                    key: value.name,
+                    expectedVersion: leases[value.name]?.version ?? 0,
+                    body: try Self.encoder.encode(value)
+                )
             case .remove(let kind, let key):
                 return RecordWrite(kind: kind, key: key, expectedVersion: version(of: kind, key) ?? 0, body: nil)
             }
@@ -297,6 +357,8 @@ public actor ControlPlane {
         case .task(let value): tasks[value.taskArn] = Versioned(value: value, version: version)
         case .token(let value): tokens[value.token] = Versioned(value: value, version: version)
         case .service(let value): services[value.serviceArn] = Versioned(value: value, version: version)
+        case .replica(let value): replicas[value.id] = Versioned(value: value, version: version)
+        case .lease(let value): leases[value.name] = Versioned(value: value, version: version)
         case .remove(let kind, let key): forget(kind, key)
         }
     }
@@ -309,6 +371,8 @@ public actor ControlPlane {
         case .task: tasks[key]?.version
         case .clientToken: tokens[key]?.version
         case .service: services[key]?.version
+        case .replica: replicas[key]?.version
+        case .lease: leases[key]?.version
         }
     }
 
@@ -320,6 +384,8 @@ public actor ControlPlane {
         case .task: tasks[key] = nil
         case .clientToken: tokens[key] = nil
         case .service: services[key] = nil
+        case .replica: replicas[key] = nil
+        case .lease: leases[key] = nil
         }
     }
 
@@ -345,8 +411,9 @@ public actor ControlPlane {
                 clusters[record.key] = Versioned(value: value, version: record.version)
             case .containerInstance:
                 var value = try Self.decoder.decode(ContainerInstance.self, from: record.body)
-                // Whether an agent is connected is this process's knowledge, not the store's.
-                value.agentConnected = sessions[record.key] != nil
+                // Whether an agent is connected is this process's knowledge, and with replicas what the
+                // others say of the agents they hold, while they live.
+                value.agentConnected = agentIsConnected(value)
                 instances[record.key] = Versioned(value: value, version: record.version)
             case .taskDefinition:
                 let value = try Self.decoder.decode(TaskDefinition.self, from: record.body)
@@ -360,6 +427,12 @@ public actor ControlPlane {
             case .service:
                 let value = try Self.decoder.decode(ClusterService.self, from: record.body)
                 services[record.key] = Versioned(value: value, version: record.version)
+            case .replica:
+                let value = try Self.decoder.decode(ReplicaRecord.self, from: record.body)
+                replicas[record.key] = Versioned(value: value, version: record.version)
+            case .lease:
+                let value = try Self.decoder.decode(LeaseRecord.self, from: record.body)
+                leases[record.key] = Versioned(value: value, version: record.version)
             }
         } catch {
             throw ClusterError(.server, "stored \(record.kind.rawValue) '\(record.key)' cannot be read: \(error)")

@@ -46,7 +46,7 @@ public actor InMemoryClusterStore: ClusterStore {
         }
         guard conflicts.isEmpty else { throw .conflict(conflicts) }
         position += 1
-        for write in writes {
+        for write in writes where !write.checkOnly {
             let key = Key(kind: write.kind, key: write.key)
             let version = max(entries[key]?.version ?? 0, write.expectedVersion) + 1
             entries[key] = Entry(version: version, body: write.body, position: position)

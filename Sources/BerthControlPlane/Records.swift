@@ -73,6 +73,10 @@ public struct ContainerInstance: Sendable, Hashable, Codable {
     /// The access key ID of the signed call that registered it, when the API checks signatures: only
     /// calls signed with that key may act for the instance (register it again, open its payload channel).
     public var registeredBy: String? = nil
+    /// With replicas: the replica holding its agent's channel, none while no replica does.
+    public var agentReplica: String? = nil
+    /// With replicas: since when no replica has held its agent's channel.
+    public var agentAwaySince: Timestamp? = nil
 
     public var id: String { ARN(containerInstanceArn)?.resourceID ?? containerInstanceArn }
 

@@ -56,7 +56,9 @@ public struct ControlPlaneServices: Sendable {
                     region: configuration.region.name,
                     account: configuration.accountID.digits,
                     stoppedTaskRetention: configuration.stoppedTaskRetention,
-                    instanceLostAfter: configuration.instanceLostAfter
+                    instanceLostAfter: configuration.instanceLostAfter,
+                    // Replicas share a PostgreSQL store; SQLite and memory have one writer.
+                    sharing: configuration.databaseURL == nil ? nil : ControlPlane.Sharing()
                 ),
                 logger: logger
             )
@@ -115,7 +117,10 @@ public struct ControlPlaneServices: Sendable {
             ]
                 + (configuration.databaseURL == nil
                     ? []
-                    : [.init(service: ChangeFeedFollower(controlPlane: controlPlane, store: store, logger: logger))])
+                    : [
+                        .init(service: ChangeFeedFollower(controlPlane: controlPlane, store: store, logger: logger)),
+                        .init(service: ReplicaDuties(controlPlane: controlPlane)),
+                    ])
         )
     }
 
@@ -329,6 +334,22 @@ struct ChangeFeedFollower: Service {
                     }
                 }
                 await group.waitForAll()
+            }
+        }
+    }
+}
+
+/// A replica's heartbeat, its part in the singleton lease, and its record of the agents it holds
+/// (``ControlPlane/maintainReplica()``), every second.
+struct ReplicaDuties: Service {
+    let controlPlane: ControlPlane
+    var interval: Duration = .seconds(1)
+
+    func run() async {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await controlPlane.maintainReplica()
+                try? await Task.sleep(for: interval)
             }
         }
     }

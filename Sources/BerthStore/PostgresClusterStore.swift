@@ -346,7 +346,7 @@ public final class PostgresClusterStore: ClusterStore {
             ).decode(Int64.self) {
                 position = value
             }
-            for (index, write) in ordered.enumerated() {
+            for (index, write) in ordered.enumerated() where !write.checkOnly {
                 let body = write.body
                 if let existing = found[index] {
                     let version = max(existing.version, write.expectedVersion) + 1

@@ -91,7 +91,7 @@ public final class SQLiteClusterStore: ClusterStore {
                 }
                 // Returning without writing leaves the transaction empty: nothing of the commit lands.
                 guard conflicts.isEmpty else { return conflicts }
-                for write in writes {
+                for write in writes where !write.checkOnly {
                     if let body = write.body {
                         try db.execute(
                             sql: """

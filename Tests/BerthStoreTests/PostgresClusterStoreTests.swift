@@ -306,3 +306,19 @@ final class Counter: Sendable {
     var value: Int { count.withLock { $0 } }
     func add() { count.withLock { $0 += 1 } }
 }
+
+extension PostgresClusterStoreTests {
+    @Test("a check writes nothing, and its commit lands only while the checked record is at that version")
+    func checks() async throws {
+        try await Self.withStore { store, _ in
+            try await store.commit([Self.write("lease", expected: 0, "mine")])
+            try await store.commit([Self.write("work", expected: 0, "1"), .check(.cluster, "lease", at: 1)])
+            #expect(try await Self.versions(store) == ["lease": 1, "work": 1])
+            try await store.commit([Self.write("lease", expected: 1, "theirs")])
+            await #expect(throws: ClusterStoreError.conflict([.cluster: ["lease"]])) {
+                try await store.commit([Self.write("work", expected: 1, "2"), .check(.cluster, "lease", at: 1)])
+            }
+            #expect(try await Self.versions(store) == ["lease": 2, "work": 1])
+        }
+    }
+}
