@@ -162,6 +162,8 @@ public actor ControlPlane {
             throw ClusterError(.server, "cannot load the control plane's state: \(error)")
         }
         for record in records { try absorb(record) }
+        // Instances were read before some replicas' heartbeats, perhaps.
+        refreshAgentConnectivity()
         logger.info(
             "control plane state loaded",
             metadata: [
@@ -400,6 +402,8 @@ public actor ControlPlane {
             let found = Set(records.map(\.key))
             for key in keySet.subtracting(found) { forget(kind, key) }
             for record in records { try absorb(record) }
+            // Instances were read before some replicas' heartbeats, perhaps.
+            refreshAgentConnectivity()
         }
     }
 
