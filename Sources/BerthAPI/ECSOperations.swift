@@ -21,6 +21,8 @@ struct ECSOperations: Sendable {
         }
         let output: any Encodable
         do {
+            // A replica answers from every commit acknowledged before the call, whichever replica made it.
+            if Self.handlers[operation] != nil { try await controlPlane.catchUp() }
             output = try await handler(controlPlane, body, caller)
         } catch let error as APIError {
             throw error

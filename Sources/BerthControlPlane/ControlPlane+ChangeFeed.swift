@@ -17,6 +17,31 @@ extension ControlPlane {
         return applied
     }
 
+    /// Before an API call on a replica sharing the store: brings this replica up to every commit
+    /// acknowledged before the call began, so that an answer never misses what a caller was told another
+    /// replica did (RunTask through one, then StopTask or DescribeTasks through another). Calls that
+    /// arrive together share one read of the feed: a read that started after a call began serves it. When
+    /// the store cannot be read, the call fails with a retryable ServerException rather than answer from
+    /// what may be old. Without sharing there is nothing to catch up.
+    public func catchUp() async throws(ClusterError) {
+        guard settings.sharing != nil else { return }
+        // The round running now may have read the feed before this call began: the next one is needed.
+        let needed = catchUpRoundsStarted + 1
+        while true {
+            if let round = catchUpRound {
+                let outcome = await round.read.result
+                if catchUpRound?.number == round.number { catchUpRound = nil }
+                guard round.number >= needed else { continue }
+                if case .failure(let error) = outcome {
+                    throw error as? ClusterError ?? ClusterError(.server, "cannot catch up: \(error)")
+                }
+                return
+            }
+            catchUpRoundsStarted += 1
+            catchUpRound = (catchUpRoundsStarted, Task { try await self.followChanges() })
+        }
+    }
+
     /// Reads the feed and applies it, holding the commit turn so that no commit of this process lands
     /// between the two: what is read is never older than what is held. Returns the records applied, and
     /// the tasks now owed to agents connected here.

@@ -144,6 +144,9 @@ public actor ControlPlane {
     var storeFailedAt: ContinuousClock.Instant?
     /// How far this process has followed the store's change feed (see ``followChanges()``).
     var feedPosition: Int64 = 0
+    /// The reads of the feed API calls share (see ``catchUp()``): how many have started, and the one running.
+    var catchUpRoundsStarted = 0
+    var catchUpRound: (number: Int, read: Task<Int, any Error>)?
     /// Signalled when a service is due a pass: the scheduler loop waits on it between its ticks.
     public nonisolated let serviceWork = WakeSignal()
 

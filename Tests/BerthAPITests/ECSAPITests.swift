@@ -47,6 +47,15 @@ struct ECSAPITests {
             settings: ControlPlane.Settings(region: "eu-west-1", account: "111122223333"),
             logger: logger
         )
+        try await withAPI(on: plane, verifier: verifier, body)
+    }
+
+    /// The API of `plane`.
+    static func withAPI(
+        on plane: ControlPlane,
+        verifier: SigV4Verifier? = nil,
+        _ body: @escaping @Sendable (_ call: Call, _ plane: ControlPlane) async throws -> Void
+    ) async throws {
         let app = Application(
             router: ECSAPIRouter.make(controlPlane: plane, endpoint: "http://127.0.0.1:1", verifier: verifier),
             logger: logger
