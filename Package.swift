@@ -177,6 +177,7 @@ let package = Package(
                 "BerthAgent",
                 "BerthAgentChannel",
                 "BerthConfig",
+                "BerthControlPlane",
                 "BerthModel",
                 "DockerEngine",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -237,14 +238,20 @@ let package = Package(
         .executableTarget(
             name: "berth-bench",
             dependencies: [
+                "BerthAPI",
+                "BerthAgentChannel",
                 "BerthConfig",
+                "BerthControlPlane",
                 "BerthDaemon",
+                "BerthStore",
+                "BerthTestSupport",
                 "DockerEngine",
                 "SigV4",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

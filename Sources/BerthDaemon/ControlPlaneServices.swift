@@ -1,26 +1,26 @@
 import BerthAPI
-import BerthAgent
-import BerthConfig
-import BerthControlPlane
+public import BerthAgent
+public import BerthConfig
+public import BerthControlPlane
 import BerthModel
 import BerthStore
 import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import Logging
+public import Logging
 import NIOSSL
 public import ServiceLifecycle
-import SigV4
+public import SigV4
 
 /// The control plane with its ECS API, as `berth agent` embeds it and `berth control-plane` runs it alone:
 /// the store under ECS_DATADIR, the API on BERTH_API_LISTEN (signed when BERTH_API_CREDENTIALS_FILE is
 /// set), and the expiry of STOPPED tasks.
 public struct ControlPlaneServices: Sendable {
-    let controlPlane: ControlPlane
+    public let controlPlane: ControlPlane
     public let services: [ServiceGroupConfiguration.ServiceConfiguration]
 
-    static func make(
+    public static func make(
         configuration: BerthConfiguration,
         verifier: SigV4Verifier?,
         logger: Logger,

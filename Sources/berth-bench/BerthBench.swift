@@ -28,6 +28,11 @@ struct BerthBench {
     static let rounds = 11
 
     static func main() async throws {
+        // `berth-bench api-throughput`: that part alone (it needs no dockerd).
+        if CommandLine.arguments.dropFirst().first == "api-throughput" {
+            try await APIThroughputBench.run()
+            return
+        }
         let port = 51690
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "berth-bench-\(UUID().uuidString)"
@@ -156,6 +161,7 @@ struct BerthBench {
                 + "ratio \(ratio(berthService, swarmService)) (swarm / Berth: \(ratio(swarmService, berthService)))"
         )
         try await RemoteAgentBench.run(embedded: api, embeddedCluster: cluster, docker: docker)
+        try await APIThroughputBench.run()
         // SIGTERM, as systemd stops Berth: a graceful shutdown of the agent and its API.
         kill(getpid(), SIGTERM)
         _ = try? await agent.value
