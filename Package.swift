@@ -410,6 +410,7 @@ let package = Package(
                 "BerthAgentChannel",
                 "BerthControlPlane",
                 "BerthModel",
+                "BerthTestSupport",
                 "DockerEngine",
                 "SigV4",
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -58,3 +58,10 @@ public final class StreamSession: AgentSession {
 
     public func close(reason: String) { continuation.finish() }
 }
+
+/// A connected agent that drops what it is sent.
+public final class NullSession: AgentSession {
+    public init() {}
+    public func deliver(_ message: PayloadMessage) async -> Bool { true }
+    public func close(reason: String) {}
+}

@@ -1,6 +1,7 @@
 import BerthAgentChannel
 import BerthControlPlane
 import BerthModel
+import BerthTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -33,12 +34,6 @@ struct ReplicaCatchUpTests {
         }
     }
 
-    /// Drops what it is sent.
-    final class DroppingSession: AgentSession {
-        func deliver(_ message: PayloadMessage) async -> Bool { true }
-        func close(reason: String) {}
-    }
-
     static func replica(_ store: any ClusterStore) async throws -> ControlPlane {
         try await ControlPlane(
             store: store,
@@ -69,7 +64,7 @@ struct ReplicaCatchUpTests {
                 versionInfo: VersionInfo()
             )
         )
-        try await placing.agentConnected(instanceArn: instance.containerInstanceArn, session: DroppingSession())
+        try await placing.agentConnected(instanceArn: instance.containerInstanceArn, session: NullSession())
         var web = ContainerDefinition(name: "web", image: "busybox")
         web.memory = 64
         _ = try await placing.registerTaskDefinition(

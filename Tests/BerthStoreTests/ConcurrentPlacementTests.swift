@@ -87,17 +87,8 @@ struct ConcurrentPlacementTests {
                 let first = try await Self.plane(stores[0])
                 _ = try await first.createCluster(name: nil)
                 for _ in 0..<2 {
-                    let resources: [Resource] = [
-                        .integer("CPU", 1024), .integer("MEMORY", 1024), .stringSet("PORTS", ["22"]),
-                        .stringSet("PORTS_UDP", []),
-                    ]
                     let instance = try await first.registerContainerInstance(
-                        InstanceRegistration(
-                            cluster: "default",
-                            totalResources: resources,
-                            attributes: [],
-                            versionInfo: VersionInfo()
-                        )
+                        ReplicaCluster.registration(memory: 1024, cpu: 1024)
                     )
                     try await first.agentConnected(instanceArn: instance.containerInstanceArn, session: NullSession())
                 }
@@ -120,22 +111,9 @@ struct ConcurrentPlacementTests {
                 }
 
                 let judge = try await Self.plane(stores[2])
-                let instanceArns = try await judge.listInstances(cluster: nil, filter: nil, status: nil)
-                let instances = try await judge.describeInstances(instanceArns, cluster: nil).instances.map(\.instance)
-                let taskArns = try await judge.listTasks(TaskListFilter())
-                let tasks = taskArns.isEmpty ? [] : try await judge.describeTasks(taskArns, cluster: nil).tasks
-                for instance in instances {
-                    let live = tasks.filter {
-                        $0.containerInstanceArn == instance.containerInstanceArn && !$0.isStopped
-                    }
-                    let summed = live.map(\.reservation).reduce(Reservation(), +)
-                    #expect(instance.reserved.cpu == summed.cpu)
-                    #expect(instance.reserved.memory == summed.memory)
-                    #expect(instance.reserved.ports == summed.ports)
-                    #expect(instance.reserved.memory <= 1024)
-                    #expect(instance.reserved.cpu <= 1024)
-                    let fixedPorts = live.flatMap(\.reservation.ports)
-                    #expect(fixedPorts.count == Set(fixedPorts).count, "a host port reserved twice")
+                let state = try await ClusterState.read(judge)
+                for violation in state.violations(instanceMemory: 1024, instanceCPU: 1024) {
+                    Issue.record("\(violation)")
                 }
             } catch {
                 Issue.record("\(error)")
@@ -144,10 +122,4 @@ struct ConcurrentPlacementTests {
             await database?.drop()
         }
     }
-}
-
-/// A connected agent that drops what it is sent.
-final class NullSession: AgentSession {
-    func deliver(_ message: PayloadMessage) async -> Bool { true }
-    func close(reason: String) {}
 }
