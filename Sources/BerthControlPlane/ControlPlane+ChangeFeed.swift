@@ -11,10 +11,23 @@ extension ControlPlane {
     /// Returns how many records changed.
     @discardableResult
     public func followChanges() async throws(ClusterError) -> Int {
-        let (applied, owed) = try await applyFeed()
-        // Sent as they are now: a call of this process may have changed them since.
-        if !owed.isEmpty { await deliver(owed.compactMap { tasks[$0]?.value }) }
+        let applied: Int
+        do {
+            await commitTurn.acquire()
+            defer { commitTurn.release() }
+            applied = try await applyFeedInTurn()
+        }
+        await deliverOwedTasks()
         return applied
+    }
+
+    /// Sends the tasks the feed showed are owed to agents connected here, as they are now: a call of this
+    /// process may have changed them since.
+    func deliverOwedTasks() async {
+        guard !owedToAgents.isEmpty else { return }
+        let owed = owedToAgents
+        owedToAgents = []
+        await deliver(owed.compactMap { tasks[$0]?.value })
     }
 
     /// Before an API call on a replica sharing the store: brings this replica up to every commit
@@ -42,19 +55,18 @@ extension ControlPlane {
         }
     }
 
-    /// Reads the feed and applies it, holding the commit turn so that no commit of this process lands
-    /// between the two: what is read is never older than what is held. Returns the records applied, and
-    /// the tasks now owed to agents connected here.
-    private func applyFeed() async throws(ClusterError) -> (applied: Int, owed: [String]) {
-        await commitTurn.acquire()
-        defer { commitTurn.release() }
+    /// Reads the feed and applies it; the caller holds the commit turn, so that no commit of this process
+    /// lands between the two: what is read is never older than what is held. Returns the records applied;
+    /// the tasks now owed to agents connected here join ``owedToAgents``.
+    @discardableResult
+    func applyFeedInTurn() async throws(ClusterError) -> Int {
         let batch: ChangeBatch
         do {
             batch = try await store.changes(after: feedPosition)
         } catch {
             throw ClusterError(.server, "cannot read the store's change feed: \(error)")
         }
-        guard batch.position > feedPosition else { return (0, []) }
+        guard batch.position > feedPosition else { return 0 }
         var changedTasks: [ClusterTask] = []
         var changedServices: Set<String> = []
         var applied = 0
@@ -91,6 +103,7 @@ extension ControlPlane {
                 metadata: ["records": "\(applied)", "position": "\(batch.position)"]
             )
         }
-        return (applied, owed.map(\.taskArn))
+        owedToAgents.formUnion(owed.map(\.taskArn))
+        return applied
     }
 }

@@ -144,6 +144,9 @@ public actor ControlPlane {
     var storeFailedAt: ContinuousClock.Instant?
     /// How far this process has followed the store's change feed (see ``followChanges()``).
     var feedPosition: Int64 = 0
+    /// Tasks the feed showed placed (or stopped) elsewhere for agents connected here, not yet sent: read
+    /// under the commit turn, sent once it is released.
+    var owedToAgents: Set<String> = []
     /// The reads of the feed API calls share (see ``catchUp()``): how many have started, and the one running.
     var catchUpRoundsStarted = 0
     var catchUpRound: (number: Int, read: Task<Int, any Error>)?
@@ -244,6 +247,20 @@ public actor ControlPlane {
     func transact<Result>(
         _ decide: () throws(ClusterError) -> (staged: [Staged], result: Result)
     ) async throws(ClusterError) -> Result {
+        let outcome: Swift.Result<Result, ClusterError>
+        do {
+            outcome = .success(try await commitInTurn(decide))
+        } catch {
+            outcome = .failure(error)
+        }
+        // A conflict may have had this replica follow the feed, and the feed may owe agents here tasks.
+        await deliverOwedTasks()
+        return try outcome.get()
+    }
+
+    private func commitInTurn<Result>(
+        _ decide: () throws(ClusterError) -> (staged: [Staged], result: Result)
+    ) async throws(ClusterError) -> Result {
         await commitTurn.acquire()
         defer { commitTurn.release() }
         if let failedAt = storeFailedAt, ContinuousClock.now - failedAt < .seconds(1) {
@@ -266,6 +283,11 @@ public actor ControlPlane {
                 switch error {
                 case .conflict(let keys):
                     logger.debug("version conflict; deciding again", metadata: ["records": "\(keys)"])
+                    // Another replica committed: everything it changed is as stale here as the records that
+                    // conflicted, and deciding again on the rest (placement moving to other instances)
+                    // would only conflict on those. Follow the whole feed, then make sure of the keys, in
+                    // case their commits are not visible in the feed yet.
+                    if settings.sharing != nil { try await applyFeedInTurn() }
                     try await reload(keys)
                     let pause = Int.random(in: 0...min(64, 1 << attempt), using: &generator)
                     try? await Task.sleep(for: .milliseconds(pause))

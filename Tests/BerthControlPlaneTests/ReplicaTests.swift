@@ -114,6 +114,25 @@ struct ReplicaTests {
         #expect(stop.desiredStatus == .stopped)
     }
 
+    @Test(
+        "a replica whose commit conflicts follows the whole feed before deciding again, and sends the agent it holds what it learns so"
+    )
+    func conflictFollowsFeed() async throws {
+        let replicas = try await Replicas.make()
+        let first = try #require(try await replicas.placing.launch(TaskLaunch(taskDefinition: "web")).tasks.first)
+        // The holder has not followed: its copy of the instance is stale, so its placement conflicts. Deciding
+        // again on the instance alone would place correctly, but leave it blind to the first task.
+        let second = try #require(try await replicas.holding.launch(TaskLaunch(taskDefinition: "web")).tasks.first)
+        #expect(try await replicas.holding.describeTasks([first.taskArn], cluster: nil).tasks.count == 1)
+        #expect(try await replicas.instanceSeenBy(replicas.holding).reserved.memory == 256)
+        let sent = replicas.session.messages.flatMap(\.tasks).map(\.taskArn)
+        #expect(Set(sent) == [first.taskArn, second.taskArn])
+        #expect(sent.count == 2)
+        // Nothing is left to follow, and nothing goes out twice.
+        #expect(try await replicas.holding.followChanges() == 0)
+        #expect(replicas.session.messages.flatMap(\.tasks).count == 2)
+    }
+
     @Test("placement on either replica counts what the other reserved; what one forgets, the other forgets")
     func reservationsAndRetention() async throws {
         let replicas = try await Replicas.make(memory: 300)
