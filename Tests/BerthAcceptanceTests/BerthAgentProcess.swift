@@ -190,22 +190,27 @@ struct AWSCLI {
         try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
     }
 
+    /// `settings` adds to the CLI's environment (AWS_MAX_ATTEMPTS=1: a failure is the caller's to retry).
     static func run(
         _ arguments: [String],
         endpoint: String,
         key: String = "AKIDBERTHTEST",
-        secret: String = "berth-test-secret"
+        secret: String = "berth-test-secret",
+        settings: [String: String] = [:]
     ) async throws -> AWSCLI {
-        try await offThePool { try runBlocking(arguments, endpoint: endpoint, key: key, secret: secret) }
+        try await offThePool {
+            try runBlocking(arguments, endpoint: endpoint, key: key, secret: secret, settings: settings)
+        }
     }
 
     private static func runBlocking(
         _ arguments: [String],
         endpoint: String,
         key: String,
-        secret: String
+        secret: String,
+        settings: [String: String]
     ) throws -> AWSCLI {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(settings) { $1 }
         environment["AWS_ACCESS_KEY_ID"] = key
         environment["AWS_SECRET_ACCESS_KEY"] = secret
         environment["AWS_DEFAULT_REGION"] = "us-east-1"

@@ -11,11 +11,14 @@ extension ManyHostsTests {
     /// Runs `body` with `hosts` replicas on one new database, each with its host's agent connected to it
     /// (host h to replica h), the cluster and the test's task definition registered through the first.
     /// Every `Remote` names the same cluster; afterwards the agents must end with status 0 on SIGTERM.
+    /// The database is a new one on the tests' shared server, or the one `databaseLine` configures.
     static func withReplicas(
         configuration: String = "",
+        databaseLine: String? = nil,
         _ body: ([Remote], [Int: BerthAgentProcess]) async throws -> Void
     ) async throws {
-        let database = try await TestDatabase.create()
+        let database = databaseLine == nil ? try await TestDatabase.create() : nil
+        let configurationLine = databaseLine ?? database?.configurationLine ?? ""
         let cluster = "replicas-\(UUID().uuidString.prefix(8).lowercased())"
         var replicas: [Remote] = []
         var agents: [Int: BerthAgentProcess] = [:]
@@ -29,7 +32,7 @@ extension ManyHostsTests {
                     directory: directory,
                     tls: nil,
                     address: bridgeAddress,
-                    extraConfiguration: "\(database.configurationLine)\n\(configuration)"
+                    extraConfiguration: "\(configurationLine)\n\(configuration)"
                 )
                 replicas.append(Remote(directory: directory, cluster: cluster, controlPlane: controlPlane))
             }
@@ -57,7 +60,7 @@ extension ManyHostsTests {
                 _ = await agent.terminate()
             }
             for replica in replicas { await replica.controlPlane.terminate() }
-            await database.drop()
+            await database?.drop()
             throw error
         }
         for agent in agents.values {
@@ -68,7 +71,7 @@ extension ManyHostsTests {
             await replica.controlPlane.terminate()
             try? FileManager.default.removeItem(at: replica.directory)
         }
-        await database.drop()
+        await database?.drop()
     }
 
     /// The container instance ARN of each host, as `replica` lists them.
@@ -249,6 +252,136 @@ extension ManyHostsTests {
                 running = []
                 for host in 1...hosts { running += try await Self.runningTaskArns(host, cluster: cluster) }
                 return running.sorted() == live.sorted()
+            }
+        }
+    }
+
+    @Test(
+        "the walkthrough with the aws CLI through a round-robin balancer in front of the replicas: commands alternate between them, and each answers as one control plane would"
+    )
+    func walkthroughThroughBalancer() async throws {
+        let hosts = Self.hosts
+        try await Self.withReplicas { replicas, _ in
+            let cluster = replicas[0].cluster
+            let backends = replicas.map {
+                RoundRobinBalancer.Backend(host: $0.controlPlane.address, port: $0.controlPlane.port)
+            }
+            try await RoundRobinBalancer.withBalancer(over: backends) { balancer in
+                @discardableResult
+                func ecs(_ arguments: String...) async throws -> [String: Any] { try await ecsCommand(arguments) }
+                @discardableResult
+                func ecsCommand(_ arguments: [String]) async throws -> [String: Any] {
+                    let result = try await AWSCLI.run(
+                        ["ecs"] + arguments,
+                        endpoint: balancer.endpoint,
+                        key: RemoteAgentTests.operatorKey.id,
+                        secret: RemoteAgentTests.operatorKey.secret
+                    )
+                    guard result.status == 0 else {
+                        throw WaitTimeout("aws ecs \(arguments.joined(separator: " ")) failed: \(result.error)")
+                    }
+                    return result.json ?? [:]
+                }
+                func describe(_ arns: [String]) async throws -> [[String: Any]] {
+                    let answer = try await AWSCLI.run(
+                        ["ecs", "describe-tasks", "--cluster", cluster, "--tasks"] + arns,
+                        endpoint: balancer.endpoint,
+                        key: RemoteAgentTests.operatorKey.id,
+                        secret: RemoteAgentTests.operatorKey.secret
+                    )
+                    #expect(answer.status == 0, "\(answer.error)")
+                    return answer.json?["tasks"] as? [[String: Any]] ?? []
+                }
+
+                // Creating the cluster again is answered with the cluster, whichever replica takes it.
+                let created = try await ecs("create-cluster", "--cluster-name", cluster)
+                #expect((created["cluster"] as? [String: Any])?["status"] as? String == "ACTIVE")
+                // Every replica in turn lists the hosts' instances, each agent connected (to one of them).
+                var instanceArns: [String] = []
+                for _ in 0..<hosts {
+                    let listed = try await ecs("list-container-instances", "--cluster", cluster)
+                    let arns = (listed["containerInstanceArns"] as? [String] ?? []).sorted()
+                    #expect(arns.count == hosts)
+                    #expect(instanceArns.isEmpty || arns == instanceArns)
+                    instanceArns = arns
+                }
+                let instances = try await ecs(
+                    "describe-container-instances",
+                    "--cluster",
+                    cluster,
+                    "--container-instances",
+                    instanceArns[0]
+                )
+                let instance = try #require((instances["containerInstances"] as? [[String: Any]])?.first)
+                #expect(instance["agentConnected"] as? Bool == true)
+
+                let definitions = """
+                    [{"name":"web","image":"\(TestEnvironment.localImage)","memory":32,"essential":true,
+                      "command":["sh","-c","trap 'exit 0' TERM; mkdir -p /www; echo balanced-page > /www/index.html; httpd -f -p 8080 -h /www & wait"],
+                      "portMappings":[{"containerPort":8080,"hostPort":0}]}]
+                    """
+                let registered = try await ecs(
+                    "register-task-definition",
+                    "--family",
+                    "balanced",
+                    "--container-definitions",
+                    definitions
+                )
+                #expect((registered["taskDefinition"] as? [String: Any])?["revision"] as? Int == 1)
+
+                let run = try await ecs(
+                    "run-task",
+                    "--cluster",
+                    cluster,
+                    "--task-definition",
+                    "balanced",
+                    "--count",
+                    "\(hosts)",
+                    "--placement-constraints",
+                    "type=distinctInstance"
+                )
+                let arns = (run["tasks"] as? [[String: Any]] ?? []).compactMap { $0["taskArn"] as? String }
+                #expect(arns.count == hosts, "\(run)")
+                // The waiter's polls share one connection, so one replica; the describes after it go round.
+                try await ecsCommand(["wait", "tasks-running", "--cluster", cluster, "--tasks"] + arns)
+                var views: [[String]] = []
+                for _ in 0..<hosts {
+                    let tasks = try await describe(arns)
+                    #expect(tasks.count == hosts)
+                    #expect(tasks.allSatisfy { $0["lastStatus"] as? String == "RUNNING" })
+                    views.append(tasks.map { "\($0["taskArn"] ?? "") \($0["containerInstanceArn"] ?? "")" }.sorted())
+                }
+                #expect(Set(views).count == 1, "replicas describe the tasks differently: \(views)")
+                let (instanceOf, hostOf) = try await Self.placements(arns, remote: replicas[0])
+                for task in try await describe(arns) {
+                    let arn = try #require(task["taskArn"] as? String)
+                    let container = (task["containers"] as? [[String: Any]])?.first
+                    let port = try #require(
+                        (container?["networkBindings"] as? [[String: Any]])?.first?["hostPort"] as? Int
+                    )
+                    let host = try #require(instanceOf[arn].flatMap { hostOf[$0] }?.dropFirst("host-".count))
+                    let page = try await fetchWhenServing(
+                        "http://\(Self.hostAddress(try #require(Int(host)))):\(port)/"
+                    )
+                    #expect(page == "balanced-page\n")
+                }
+
+                // Each stopped through the next replica in turn; all seen STOPPED with the reason given.
+                for arn in arns {
+                    try await ecs("stop-task", "--cluster", cluster, "--task", arn, "--reason", "walkthrough done")
+                }
+                try await ecsCommand(["wait", "tasks-stopped", "--cluster", cluster, "--tasks"] + arns)
+                for _ in 0..<hosts {
+                    let tasks = try await describe(arns)
+                    #expect(tasks.count == hosts)
+                    #expect(tasks.allSatisfy { $0["stoppedReason"] as? String == "walkthrough done" })
+                }
+                for host in 1...hosts {
+                    #expect(try await Self.runningTaskArns(host, cluster: cluster).isEmpty)
+                }
+                let connections = balancer.connections
+                #expect(Set(connections) == Set(0..<hosts), "\(connections)")
+                print("walkthrough through the balancer: \(connections.count) connections over \(hosts) replicas")
             }
         }
     }
