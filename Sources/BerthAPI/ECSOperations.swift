@@ -43,8 +43,12 @@ struct ECSOperations: Sendable {
     private func discoverPollEndpoint(_ operation: String) -> Handler? {
         guard operation == "DiscoverPollEndpoint" else { return nil }
         let endpoint = self.endpoint
-        return { _, _, _ in
-            ["endpoint": endpoint, "telemetryEndpoint": endpoint, "serviceConnectEndpoint": endpoint]
+        return { plane, body, _ in
+            // Replicas that say where agents reach them spread the agents' channels over themselves.
+            let request = try Self.decoder.decode(DiscoverPollEndpointRequest.self, from: body)
+            let steered = await plane.pollEndpoint(forInstance: request.containerInstance, cluster: request.cluster)
+            let answer = steered ?? endpoint
+            return ["endpoint": answer, "telemetryEndpoint": answer, "serviceConnectEndpoint": answer]
         }
     }
 

@@ -112,6 +112,9 @@ public struct BerthConfiguration: Sendable, Hashable {
     /// BERTH_DATABASE_URL: the control plane's state in PostgreSQL (shared by replicas); unset, SQLite under
     /// ECS_DATADIR.
     public var databaseURL: DatabaseURL?
+    /// BERTH_ADVERTISE_URL: this replica's ECS API as agents reach it, such as https://cp-2.example:51680.
+    /// Replicas that say where they are spread the agents' channels over themselves (DiscoverPollEndpoint).
+    public var advertiseURL: String?
 
     public init(region: AWSRegion, dynamicHostPortRange: PortRange) {
         self.region = region

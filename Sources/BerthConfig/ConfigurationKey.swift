@@ -47,6 +47,7 @@ public enum ConfigurationKey: String, Sendable, Hashable, CaseIterable {
     case secretAccessKey = "AWS_SECRET_ACCESS_KEY"
     case backendCAFile = "BERTH_BACKEND_CA_FILE"
     case databaseURL = "BERTH_DATABASE_URL"
+    case advertiseURL = "BERTH_ADVERTISE_URL"
 
     /// Keys whose values are credentials: never printed, logged or quoted in a diagnostic.
     public var isSecret: Bool { self == .engineAuthData || self == .secretAccessKey || self == .databaseURL }

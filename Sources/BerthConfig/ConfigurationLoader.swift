@@ -521,6 +521,15 @@ struct ValueReader {
             format: { $0?.description ?? "" },
             Self.databaseURL
         )
+        configuration.advertiseURL = read(.advertiseURL, default: nil, format: { $0 ?? "" }, Self.advertiseURL)
+        if configuration.advertiseURL != nil, configuration.databaseURL == nil {
+            report(
+                .warning,
+                .advertiseURL,
+                values[ConfigurationKey.advertiseURL.rawValue],
+                "used only by replicas sharing BERTH_DATABASE_URL; without it agents are not steered"
+            )
+        }
         if let backend = configuration.backendHost {
             let missing = [ConfigurationKey.accessKeyID, .secretAccessKey].filter { values[$0.rawValue] == nil }
             if !missing.isEmpty {
@@ -672,6 +681,21 @@ struct ValueReader {
             return .refused(reason: "not an endpoint URL such as https://ecs.example.com or http://10.0.0.5:51680")
         }
         return .accepted(withScheme)
+    }
+
+    /// Where agents reach this replica: an http or https URL naming a host they can connect to (not a
+    /// wildcard listening address).
+    static func advertiseURL(_ text: String) -> Interpretation<String?> {
+        guard let components = URLComponents(string: text),
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty
+        else {
+            return .refused(reason: "not a URL such as https://cp-2.example:51680")
+        }
+        guard !["0.0.0.0", "::", "[::]"].contains(host) else {
+            return .refused(reason: "\(host) is where a server listens, not an address agents can reach")
+        }
+        return .accepted(text)
     }
 
     /// An instance id: 1 to 64 letters, digits and `-._:`, such as a machine-id or `i-0abc…`.

@@ -78,6 +78,7 @@ public enum ConfigurationReport {
         case .secretAccessKey: configuration.backendSecretAccessKey == nil ? "" : "<redacted>"
         case .backendCAFile: configuration.backendCAFile ?? ""
         case .databaseURL: configuration.databaseURL?.description ?? ""
+        case .advertiseURL: configuration.advertiseURL ?? ""
         }
     }
 }

@@ -199,4 +199,30 @@ extension ControlPlane {
             )
         }
     }
+
+    /// Where the payload channel of the agent of `instance` (an ARN, or an ID in `cluster`) should open,
+    /// among the live replicas that say where they are (see ``PollEndpointSteering``); nil when none does,
+    /// or without replicas. The asking agent's own channel, if it still has one, is not counted.
+    public func pollEndpoint(forInstance instance: String?, cluster: String?) -> String? {
+        guard let sharing = settings.sharing else { return nil }
+        let now = settings.now()
+        var asking = instance ?? ""
+        if let instance, !instance.hasPrefix("arn:"), let found = try? self.cluster(cluster) {
+            asking = self.instance(instance, in: found)?.containerInstanceArn ?? instance
+        }
+        var held: [String: Int] = [:]
+        for instance in instances.values.map(\.value) where instance.containerInstanceArn != asking {
+            if instance.agentConnected, let replica = instance.agentReplica { held[replica, default: 0] += 1 }
+        }
+        let candidates = replicas.values.map(\.value).compactMap { replica -> PollEndpointSteering.Candidate? in
+            guard let endpoint = replica.endpoint, now.duration(since: replica.heartbeatAt) < sharing.replicaTimeout
+            else { return nil }
+            return PollEndpointSteering.Candidate(
+                replicaID: replica.id,
+                endpoint: endpoint,
+                agents: held[replica.id] ?? 0
+            )
+        }
+        return PollEndpointSteering.choose(for: asking, among: candidates)
+    }
 }

@@ -58,7 +58,8 @@ public struct ControlPlaneServices: Sendable {
                     stoppedTaskRetention: configuration.stoppedTaskRetention,
                     instanceLostAfter: configuration.instanceLostAfter,
                     // Replicas share a PostgreSQL store; SQLite and memory have one writer.
-                    sharing: configuration.databaseURL == nil ? nil : ControlPlane.Sharing()
+                    sharing: configuration.databaseURL == nil
+                        ? nil : ControlPlane.Sharing(endpoint: configuration.advertiseURL)
                 ),
                 logger: logger
             )

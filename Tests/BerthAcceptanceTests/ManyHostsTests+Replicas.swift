@@ -12,9 +12,12 @@ extension ManyHostsTests {
     /// (host h to replica h), the cluster and the test's task definition registered through the first.
     /// Every `Remote` names the same cluster; afterwards the agents must end with status 0 on SIGTERM.
     /// The database is a new one on the tests' shared server, or the one `databaseLine` configures.
+    /// `steered`: each replica says where agents reach it (BERTH_ADVERTISE_URL), and every agent is
+    /// configured with the first replica; they start one at a time, each seen connected everywhere first.
     static func withReplicas(
         configuration: String = "",
         databaseLine: String? = nil,
+        steered: Bool = false,
         _ body: ([Remote], [Int: BerthAgentProcess]) async throws -> Void
     ) async throws {
         let database = databaseLine == nil ? try await TestDatabase.create() : nil
@@ -28,11 +31,14 @@ extension ManyHostsTests {
                     "berth-replica-\(UUID().uuidString)"
                 )
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                let port = try TestPorts.free()
+                let advertised = steered ? "BERTH_ADVERTISE_URL=http://\(bridgeAddress):\(port)" : ""
                 let controlPlane = try RemoteAgentTests.ControlPlane(
                     directory: directory,
                     tls: nil,
+                    port: port,
                     address: bridgeAddress,
-                    extraConfiguration: "\(configurationLine)\n\(configuration)"
+                    extraConfiguration: "\(configurationLine)\n\(advertised)\n\(configuration)"
                 )
                 replicas.append(Remote(directory: directory, cluster: cluster, controlPlane: controlPlane))
             }
@@ -43,7 +49,16 @@ extension ManyHostsTests {
             }
             #expect(try await replicas[0].controlPlane.ecs("create-cluster", "--cluster-name", cluster).status == 0)
             try await replicas[0].controlPlane.registerTaskDefinition()
-            for host in 1...hosts { agents[host] = try startAgent(host, remote: replicas[host - 1]) }
+            for host in 1...hosts {
+                agents[host] = try startAgent(host, remote: replicas[steered ? 0 : host - 1])
+                guard steered else { continue }
+                // Seen by every replica before the next asks where to connect.
+                for replica in replicas {
+                    try await waitUntil("host-\(host) is seen connected through \(replica.controlPlane.endpoint)") {
+                        try await connectedHosts(replica).contains("host-\(host)")
+                    }
+                }
+            }
             let all = Set((1...hosts).map { "host-\($0)" })
             for replica in replicas {
                 try await waitUntil("every agent is seen connected through \(replica.controlPlane.endpoint)") {
@@ -383,6 +398,39 @@ extension ManyHostsTests {
                 #expect(Set(connections) == Set(0..<hosts), "\(connections)")
                 print("walkthrough through the balancer: \(connections.count) connections over \(hosts) replicas")
             }
+        }
+    }
+
+    /// The replica `agent`'s payload channel last opened on, by the port in its log; nil before any.
+    static func channelReplica(_ agent: BerthAgentProcess?, among replicas: [Remote]) -> Int? {
+        let opened = agent?.logText.split(separator: "\n").last { $0.contains("Payload channel open") } ?? ""
+        return replicas.firstIndex { opened.contains(":\($0.controlPlane.port)/ws") }
+    }
+
+    @Test(
+        "replicas that say where agents reach them (BERTH_ADVERTISE_URL): agents all configured with one replica have their channels spread, one per replica; the agent of a killed replica is steered to a live one"
+    )
+    func steeredChannels() async throws {
+        let hosts = Self.hosts
+        try await Self.withReplicas(steered: true) { replicas, agents in
+            var onReplica: [Int: Int] = [:]
+            for host in 1...hosts { onReplica[host] = Self.channelReplica(agents[host], among: replicas) }
+            #expect(Set(onReplica.values) == Set(0..<hosts), "channels by host: \(onReplica)")
+
+            // A replica other than the one the agents call dies: its agent opens its channel on another.
+            let victim = hosts - 1
+            let steeredHost = try #require(onReplica.first { $0.value == victim }?.key)
+            await replicas[victim].controlPlane.kill()
+            let all = Set((1...hosts).map { "host-\($0)" })
+            try await waitUntil("host-\(steeredHost)'s channel reopens on a live replica") {
+                let now = Self.channelReplica(agents[steeredHost], among: replicas)
+                guard now != nil, now != victim else { return false }
+                return try await Self.connectedHosts(replicas[0]) == all
+            }
+            // Back, so that the suite ends as it began.
+            replicas[victim].controlPlane = try replicas[victim].controlPlane.restarted(
+                directory: replicas[victim].directory
+            )
         }
     }
 }

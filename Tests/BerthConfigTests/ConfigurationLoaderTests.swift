@@ -89,6 +89,7 @@ struct ConfigurationLoaderTests {
             BERTH_CHANNEL_SILENCE_TIMEOUT=15s
             BERTH_CHANNEL_LIFETIME=10m
             BERTH_DATABASE_URL=postgres://berth:db-secret@db.example:5432/berth?sslmode=verify-full
+            BERTH_ADVERTISE_URL=https://cp-2.example:51680
             BERTH_TLS_CERTIFICATE=/etc/ecs/berth.crt
             BERTH_TLS_KEY=/etc/ecs/berth.key
             AWS_ACCESS_KEY_ID=AKIDEXAMPLEAGENT01
@@ -108,6 +109,7 @@ struct ConfigurationLoaderTests {
         #expect(configuration.channelSilenceTimeout == .seconds(15))
         #expect(configuration.channelLifetime == .seconds(600))
         #expect(configuration.databaseURL?.endpoint == .tcp(host: "db.example", port: 5432))
+        #expect(configuration.advertiseURL == "https://cp-2.example:51680")
         #expect(configuration.databaseURL?.password == "db-secret")
         #expect(!configuration.runsEmbeddedControlPlane)
         #expect(configuration.dockerHost == .tcp(host: "127.0.0.1", port: 2375))
@@ -436,6 +438,25 @@ struct ConfigurationLoaderTests {
         let report = ConfigurationReport.render(loaded)
         #expect(!report.contains("hunter2"))
         #expect(report.contains("postgres://berth:<redacted>@db.example:5432/berth?sslmode=prefer"), "\(report)")
+    }
+
+    @Test(
+        "BERTH_ADVERTISE_URL: a URL agents can reach, or an error naming the key; without BERTH_DATABASE_URL, a warning"
+    )
+    func advertiseURL() throws {
+        for wrong in ["cp-2.example:51680", "ftp://cp-2.example", "http://0.0.0.0:51680", "https://"] {
+            let refused = errors("AWS_DEFAULT_REGION=us-east-1\nBERTH_ADVERTISE_URL=\(wrong)")
+            #expect(refused.count == 1, "\(wrong): \(refused)")
+            #expect(refused.first?.contains("BERTH_ADVERTISE_URL") == true, "\(refused)")
+        }
+        let replica = try loadWithRegion(
+            "BERTH_DATABASE_URL=postgres://berth@db.example/berth\nBERTH_ADVERTISE_URL=https://cp-2.example:51680"
+        )
+        #expect(replica.configuration.advertiseURL == "https://cp-2.example:51680")
+        #expect(replica.warnings.isEmpty)
+        #expect(ConfigurationReport.render(replica).contains("https://cp-2.example:51680"))
+        let alone = try loadWithRegion("BERTH_ADVERTISE_URL=https://cp-2.example:51680")
+        #expect(warning(about: .advertiseURL, in: alone)?.contains("BERTH_DATABASE_URL") == true)
     }
 
     @Test("more than ten custom attributes are refused, as ECS would at registration")

@@ -24,14 +24,19 @@ struct ReplicaTests {
         let instance: RegisteredInstance
         let session: RecordingSession
 
-        static func replica(_ store: InMemoryClusterStore, _ clock: Clock) async throws -> ControlPlane {
+        /// `endpoint`: where it says agents reach it (BERTH_ADVERTISE_URL).
+        static func replica(
+            _ store: InMemoryClusterStore,
+            _ clock: Clock,
+            endpoint: String? = nil
+        ) async throws -> ControlPlane {
             try await ControlPlane(
                 store: store,
                 settings: ControlPlane.Settings(
                     region: "us-east-1",
                     account: "123456789012",
                     instanceLostAfter: .seconds(60),
-                    sharing: ControlPlane.Sharing(),
+                    sharing: ControlPlane.Sharing(endpoint: endpoint),
                     now: { clock.now }
                 ),
                 logger: silentLogger
@@ -131,6 +136,44 @@ struct ReplicaTests {
         // Nothing is left to follow, and nothing goes out twice.
         #expect(try await replicas.holding.followChanges() == 0)
         #expect(replicas.session.messages.flatMap(\.tasks).count == 2)
+    }
+
+    @Test(
+        "DiscoverPollEndpoint steers an agent to a live replica holding the fewest agents, alike on every replica; a dead one is never named"
+    )
+    func steering() async throws {
+        let store = InMemoryClusterStore()
+        let clocks = [Clock(), Clock(), Clock()]
+        var planes: [ControlPlane] = []
+        for index in 0..<3 {
+            planes.append(try await Replicas.replica(store, clocks[index], endpoint: "https://cp-\(index).example"))
+        }
+        _ = try await planes[0].createCluster(name: nil)
+        let first = try await planes[0].registerContainerInstance(registration()).containerInstanceArn
+        let second = try await planes[0].registerContainerInstance(registration()).containerInstanceArn
+        for plane in planes { await plane.maintainReplica() }
+        try await planes[1].agentConnected(instanceArn: first, session: RecordingSession())
+        for plane in planes { try await plane.followChanges() }
+
+        // Replica 1 holds an agent: the second goes to 0 or 2, whichever replica it asks.
+        var answers: Set<String?> = []
+        for plane in planes { answers.insert(await plane.pollEndpoint(forInstance: second, cluster: nil)) }
+        #expect(answers.count == 1)
+        let answer = try #require(answers.first ?? nil)
+        #expect(["https://cp-0.example", "https://cp-2.example"].contains(answer))
+        // An agent asking again is not counted against the replica it is still connected to.
+        let instanceID = String(try #require(first.split(separator: "/").last))
+        #expect(await planes[1].pollEndpoint(forInstance: instanceID, cluster: "default") != nil)
+
+        // Replicas 0 and 2 stop their heartbeats: once they count as dead, only replica 1 is named.
+        for clock in clocks { clock.advance(minutes: 0.5) }
+        await planes[1].maintainReplica()
+        #expect(await planes[1].pollEndpoint(forInstance: second, cluster: nil) == "https://cp-1.example")
+
+        // Replicas that do not say where they are leave the answer to DiscoverPollEndpoint.
+        let silent = try await Replicas.replica(InMemoryClusterStore(), Clock())
+        await silent.maintainReplica()
+        #expect(await silent.pollEndpoint(forInstance: second, cluster: nil) == nil)
     }
 
     @Test("placement on either replica counts what the other reserved; what one forgets, the other forgets")
