@@ -352,7 +352,13 @@ public final class PostgresClusterStore: ClusterStore {
             ).decode(Int64.self) {
                 position = value
             }
-            let changes = writes.filter { !$0.checkOnly }
+            // A record written twice in one commit keeps its last write, as writing row by row would; one
+            // UPDATE joining the row to both would keep either.
+            var last: [RecordIdentity: Int] = [:]
+            for (index, write) in writes.enumerated() where !write.checkOnly {
+                last[RecordIdentity(kind: write.kind.rawValue, key: write.key)] = index
+            }
+            let changes = last.values.sorted().map { writes[$0] }
             let updates = changes.compactMap { write -> (RecordWrite, Int64)? in
                 guard let existing = found[RecordIdentity(kind: write.kind.rawValue, key: write.key)] else {
                     return nil

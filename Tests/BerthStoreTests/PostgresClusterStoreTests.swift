@@ -62,6 +62,30 @@ struct PostgresClusterStoreTests {
         }
     }
 
+    @Test("a commit of many records writes every one; a record written twice in one commit keeps its last write")
+    func manyRecordsOneCommit() async throws {
+        try await Self.withStore { store, _ in
+            let keys = (0..<30).map { "r\($0)" }
+            try await store.commit(
+                keys.map { Self.write($0, expected: 0, "\($0)-1") } + [Self.write("r0", expected: 0, "last")]
+            )
+            // r0 is left alone; r1 is written twice, and r2 written then deleted.
+            try await store.commit(
+                keys.dropFirst().map { Self.write($0, expected: 1, $0 == "r1" ? "first" : "\($0)-2") }
+                    + [Self.write("r1", expected: 1, "last"), Self.write("r2", expected: 1, nil)]
+            )
+            var expected = Dictionary(uniqueKeysWithValues: keys.map { ($0, Int64(2)) })
+            expected["r0"] = 1
+            expected["r2"] = nil
+            #expect(try await Self.versions(store) == expected)
+            let records = try await store.load(.cluster, keys: ["r0", "r1", "r2", "r3"])
+            #expect(
+                Set(records.map { "\($0.key)=\(String(decoding: $0.body, as: UTF8.self))" })
+                    == ["r0=last", "r1=last", "r3=r3-2"]
+            )
+        }
+    }
+
     @Test("a delete leaves a tombstone: the key reads as absent, and created again its versions go on, never repeating")
     func tombstones() async throws {
         try await Self.withStore { store, _ in
