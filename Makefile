@@ -6,6 +6,9 @@ SHELL := /bin/bash
 SWIFT ?= swift
 # Every build is warning-free: the same flags for development, tests and CI, so builds never thrash.
 SWIFT_FLAGS ?= -Xswiftc -warnings-as-errors
+# Release builds also put each function in a section of its own, so that the packaged link can lay out
+# together the code an agent runs (packaging/link-static.py); the flags are shared with build-deb.sh.
+RELEASE_FLAGS := $(SWIFT_FLAGS) $(shell cat packaging/release-swift-flags)
 DEV_CONFIG ?= etc/dev/ecs.config
 FUZZ_REQUESTS ?= 10000
 FUZZ_ARGS = $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
@@ -42,6 +45,8 @@ test: test-environment lint
 
 ## make bench: release build, then Berth against dockerd used directly (not a test; prints figures and ratios).
 bench: test-environment release
+	# The agent and control plane of the remote-agent part run as packaged (see make deb).
+	packaging/link-static.py release .build/release/berth-packaged
 	.build/release/berth-bench
 
 ## make fuzz: 10,000 requests per mode from the ECS model, mutated, plus raw garbage, from 8 clients at once,
@@ -66,7 +71,7 @@ build: setup
 	$(SWIFT) build $(SWIFT_FLAGS)
 
 release: setup
-	$(SWIFT) build -c release $(SWIFT_FLAGS)
+	$(SWIFT) build -c release $(RELEASE_FLAGS)
 
 ## Formatting, and the API shapes generated from the ECS model being current.
 lint:

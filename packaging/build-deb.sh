@@ -30,11 +30,17 @@ staging="packaging/build/root"
 # data, Foundation's C shims). swiftc finds them in the autolink entries of objects compiled against the
 # static resource directory, but after a dynamic build SwiftPM does not always recompile those objects:
 # CI saw such links fail, twice in a row, with "undefined reference to CFBundleGetMainBundle" and to
-# swift_ICU symbols. So they are named here, in a group of their own so that gold resolves them in any
+# swift_ICU symbols. So they are named here, in a group of their own so that the linker resolves them in any
 # order; when the autolink entries name them too, nothing changes.
 # The ordinary build (the same flags as `make test`, so nothing is rebuilt), then its objects linked again
 # with the Swift runtime and Foundation inside (see link-static.py for why not --static-swift-stdlib).
-swift build -c "$configuration" --product berth -Xswiftc -warnings-as-errors
+flags=(-Xswiftc -warnings-as-errors)
+if [ "$configuration" = release ]; then
+    # The same flags as `make release` (see the Makefile).
+    read -ra release_flags < packaging/release-swift-flags
+    flags+=("${release_flags[@]}")
+fi
+swift build -c "$configuration" --product berth "${flags[@]}"
 binary="packaging/build-static/berth"
 mkdir -p packaging/build-static
 packaging/link-static.py "$configuration" "$binary"

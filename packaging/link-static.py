@@ -7,6 +7,16 @@ ordinary build does not recompile them back: their autolink entries then name st
 link command SwiftPM recorded for the `berth` product (in .build/<configuration>.yaml) is run again with
 -static-stdlib and Foundation's static dependencies, writing the binary elsewhere.
 
+The link is laid out for a small resident set (an idle `berth agent` went from 46 to 30 MiB resident):
+- lld instead of gold, with the functions packaging/agent-order.txt names placed first and together
+  (--symbol-ordering-file; the list is made by profile-agent.sh). The kernel maps a binary's code in
+  windows of at least 64 KiB around each page used; laid out by module, the few functions an agent uses
+  of each of hundreds of objects pulled in 22 of the 34 MiB of code.
+- The symbols are not exported (--no-export-dynamic): nothing loads code that would look them up, and
+  the dynamic symbol table was 2.8 MiB read at start.
+- Relative relocations packed (-z pack-relative-relocs, DT_RELR, glibc 2.36): 3.5 MiB of .rela.dyn
+  become 30 KiB. The binary stays position-independent, for address-space randomisation.
+
   packaging/link-static.py CONFIGURATION OUTPUT
 """
 import json
@@ -48,7 +58,12 @@ def main():
     group += ["-Xlinker", "--end-group"]
     # The static standard library's link warns about mktemp in FoundationEssentials; errors still fail.
     arguments = [argument for argument in arguments if argument != "-warnings-as-errors"]
-    completed = subprocess.run(arguments + ["-static-stdlib"] + group)
+    layout = ["-use-ld=lld", "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]
+    order = repository / "packaging" / "agent-order.txt"
+    if order.exists():
+        # Names the list has and this build lacks (a debug build's, an older list's) are left out quietly.
+        layout += ["-Xlinker", f"--symbol-ordering-file={order}", "-Xlinker", "--no-warn-symbol-ordering"]
+    completed = subprocess.run(arguments + ["-static-stdlib"] + group + layout)
     return completed.returncode
 
 
