@@ -70,6 +70,16 @@ struct BerthBench {
         )
 
         print("berth bench: \(ProcessInfo.processInfo.activeProcessorCount) cores, image \(image)")
+        // `berth-bench remote-agent`: part 4 alone (against the embedded agent for its comparison).
+        if CommandLine.arguments.dropFirst().first == "remote-agent" {
+            try await RemoteAgentBench.run(embedded: api, embeddedCluster: cluster, docker: docker)
+            try await api.stopAll(cluster: cluster)
+            await removeBenchContainers(docker)
+            kill(getpid(), SIGTERM)
+            _ = try? await agent.value
+            try? await docker.shutdown()
+            return
+        }
         var berth: [Duration] = []
         var direct: [Duration] = []
         let clock = ContinuousClock()

@@ -3,7 +3,7 @@ import Foundation
 import SigV4
 
 /// 4. A remote agent: `berth control-plane` and `berth agent` with ECS_BACKEND_HOST, both processes of the
-/// release binary on this machine, the API signed as the aws CLI signs it. One task's RunTask → RUNNING
+/// release binary as packaged (``binary``) on this machine, the API signed as the aws CLI signs it. One task's RunTask → RUNNING
 /// against the embedded agent's, in interleaved rounds (so that neither side meets a busier dockerd); the
 /// agent process's resident memory idle and with 50 tasks;
 /// the bytes its idle connections carry, from the kernel's per-socket counters (`ss -ti`).
@@ -20,8 +20,12 @@ struct RemoteAgentBench {
     /// How long the idle connections are watched; the figure is scaled to an hour.
     static let idleWindow: Duration = .seconds(60)
 
+    /// The binary as `make deb` packages it (`berth-packaged`, linked by `make bench`), else the build's own.
     static var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("berth")
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let packaged = directory.appendingPathComponent("berth-packaged")
+        return FileManager.default.isExecutableFile(atPath: packaged.path)
+            ? packaged : directory.appendingPathComponent("berth")
     }
 
     static func run(embedded: ECSClient, embeddedCluster: String, docker: DockerEngineClient) async throws {
@@ -127,7 +131,7 @@ struct RemoteAgentBench {
         print(
             "remote agent (berth agent -> berth control-plane over the signed API and the payload channel): "
                 + "one task RunTask -> RUNNING median \(BerthBench.ms(remoteMedian)) over \(BerthBench.rounds - 1) "
-                + "runs, embedded agent in the same rounds \(BerthBench.ms(embeddedMedian)), ratio \(BerthBench.ratio(remoteMedian, embeddedMedian)); "
+                + "runs (\(binary.lastPathComponent)), embedded agent in the same rounds \(BerthBench.ms(embeddedMedian)), ratio \(BerthBench.ratio(remoteMedian, embeddedMedian)); "
                 + String(
                     format:
                         "agent RSS idle %.1f MiB (%.1f MiB anonymous), with 50 tasks %.1f MiB (%.1f MiB anonymous); ",
