@@ -83,10 +83,26 @@ curl -fsS "http://127.0.0.1:$((port + 1))/v1/metadata" | grep -q ContainerInstan
 }
 echo "profile-agent: registered; idle for $idle s"
 sleep "$idle"
-# The profile so far, without the shutdown path.
+# The profile so far; then SIGKILL, so that the shutdown path is not written into it as well.
 callgrind_control --dump "$agent" >/dev/null
-kill -TERM "$agent"
-wait "$agent" || true
+for _ in $(seq 1 60); do
+    compgen -G "$work/callgrind.out*" >/dev/null && break
+    sleep 1
+done
+# Written once its size holds still.
+previous=-1
+for _ in $(seq 1 60); do
+    size=$(cat "$work"/callgrind.out* 2>/dev/null | wc -c)
+    [ "$size" -gt 0 ] && [ "$size" -eq "$previous" ] && break
+    previous=$size
+    sleep 1
+done
+kill -KILL "$agent"
+wait "$agent" 2>/dev/null || true
+compgen -G "$work/callgrind.out*" >/dev/null || {
+    echo "profile-agent: callgrind wrote no profile" >&2
+    exit 1
+}
 
 # Every function with a cost, by its symbol name; only names the binary defines once (a local name that
 # several objects define would pull all their code forward).
