@@ -2,9 +2,9 @@
 # Writes packaging/agent-order.txt: the functions `berth agent` runs from its start until it idles
 # connected to a control plane (configuration, recovery, registration, the payload channel, heartbeats).
 # link-static.py places them first and together in the packaged binary, so that the pages of code an idle
-# agent has touched are few: the kernel maps a binary's code in 64 KiB windows around each page used, and
-# with the code laid out by module the few functions used of each of the hundreds of objects pull in most
-# of the binary (22 of 34 MiB resident idle; see packaging/README.md).
+# agent has touched are few: the kernel maps a binary's code in windows of 64 KiB or more around each page
+# used, and with the code laid out by module the few functions used of each of the hundreds of objects
+# pull in most of the binary (22 of 34 MiB resident idle; see packaging/README.md).
 #
 # The functions are found by running the packaged binary under callgrind against a `berth control-plane`
 # on loopback. Run it again when the agent's start-up or idle path changes much; an older list still
@@ -66,10 +66,11 @@ pids+=($!)
 agent=$!
 
 # Registered and connected: the introspection API names the container instance.
+registered() {
+    curl -fsS "http://127.0.0.1:$((port + 1))/v1/metadata" 2>/dev/null | grep -q ContainerInstanceArn
+}
 for _ in $(seq 1 240); do
-    if curl -fsS "http://127.0.0.1:$((port + 1))/v1/metadata" 2>/dev/null | grep -q ContainerInstanceArn; then
-        break
-    fi
+    registered && break
     if ! kill -0 "$agent" 2>/dev/null; then
         echo "profile-agent: the agent ended; its log:" >&2
         cat "$work/agent.log" >&2
@@ -77,7 +78,7 @@ for _ in $(seq 1 240); do
     fi
     sleep 1
 done
-curl -fsS "http://127.0.0.1:$((port + 1))/v1/metadata" | grep -q ContainerInstanceArn || {
+registered || {
     echo "profile-agent: the agent did not register within 240 s" >&2
     exit 1
 }
@@ -85,11 +86,7 @@ echo "profile-agent: registered; idle for $idle s"
 sleep "$idle"
 # The profile so far; then SIGKILL, so that the shutdown path is not written into it as well.
 callgrind_control --dump "$agent" >/dev/null
-for _ in $(seq 1 60); do
-    compgen -G "$work/callgrind.out*" >/dev/null && break
-    sleep 1
-done
-# Written once its size holds still.
+# Written once it is there and its size holds still.
 previous=-1
 for _ in $(seq 1 60); do
     size=$(cat "$work"/callgrind.out* 2>/dev/null | wc -c)

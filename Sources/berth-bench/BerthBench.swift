@@ -73,11 +73,7 @@ struct BerthBench {
         // `berth-bench remote-agent`: part 4 alone (against the embedded agent for its comparison).
         if CommandLine.arguments.dropFirst().first == "remote-agent" {
             try await RemoteAgentBench.run(embedded: api, embeddedCluster: cluster, docker: docker)
-            try await api.stopAll(cluster: cluster)
-            await removeBenchContainers(docker)
-            kill(getpid(), SIGTERM)
-            _ = try? await agent.value
-            try? await docker.shutdown()
+            await shutDown(agent, docker)
             return
         }
         var berth: [Duration] = []
@@ -172,7 +168,11 @@ struct BerthBench {
         )
         try await RemoteAgentBench.run(embedded: api, embeddedCluster: cluster, docker: docker)
         try await APIThroughputBench.run()
-        // SIGTERM, as systemd stops Berth: a graceful shutdown of the agent and its API.
+        await shutDown(agent, docker)
+    }
+
+    /// SIGTERM, as systemd stops Berth: a graceful shutdown of the in-process agent and its API.
+    static func shutDown(_ agent: Task<Void, any Error>, _ docker: DockerEngineClient) async {
         kill(getpid(), SIGTERM)
         _ = try? await agent.value
         try? await docker.shutdown()

@@ -3,10 +3,10 @@ import Foundation
 import SigV4
 
 /// 4. A remote agent: `berth control-plane` and `berth agent` with ECS_BACKEND_HOST, both processes of the
-/// release binary as packaged (``binary``) on this machine, the API signed as the aws CLI signs it. One task's RunTask → RUNNING
-/// against the embedded agent's, in interleaved rounds (so that neither side meets a busier dockerd); the
-/// agent process's resident memory idle and with 50 tasks;
-/// the bytes its idle connections carry, from the kernel's per-socket counters (`ss -ti`).
+/// release binary as packaged (``binary``) on this machine, the API signed as the aws CLI signs it. One
+/// task's RunTask → RUNNING against the embedded agent's, in interleaved rounds (so that neither side meets
+/// a busier dockerd); the agent process's resident memory idle and with 50 tasks; the bytes its idle
+/// connections carry, from the kernel's per-socket counters (`ss -ti`).
 struct RemoteAgentBench {
     static let cluster = "berth-bench-remote"
     static let controlPlanePort = 51691
