@@ -397,6 +397,7 @@ let package = Package(
                 "BerthAgentChannel",
                 "BerthControlPlane",
                 "BerthModel",
+                "BerthTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],

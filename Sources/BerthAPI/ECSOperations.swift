@@ -218,7 +218,10 @@ struct ECSOperations: Sendable {
                 status: TaskDefinitionFilter(rawValue: input.status ?? "ACTIVE") ?? .active,
                 descending: input.sort == "DESC"
             )
-            return ListOutput(key: "taskDefinitionArns", page: try Page(arns, input.nextToken, input.maxResults))
+            return ListOutput(
+                key: "taskDefinitionArns",
+                page: try Page(arns, input.nextToken, input.maxResults, descending: input.sort == "DESC")
+            )
         },
         "ListTaskDefinitionFamilies": op { (plane, input: ListTaskDefinitionsRequest) in
             let families = await plane.listTaskDefinitionFamilies(
@@ -252,7 +255,10 @@ struct ECSOperations: Sendable {
             if let text = input.desiredStatus {
                 // ECS accepts PENDING here, and it matches nothing.
                 if text == "PENDING" {
-                    return ListOutput(key: "taskArns", page: try Page([], input.nextToken, input.maxResults))
+                    return ListOutput(
+                        key: "taskArns",
+                        page: try Page([Listed<String>](), input.nextToken, input.maxResults)
+                    )
                 }
                 desired = DesiredStatus(rawValue: text)
             }
@@ -411,7 +417,11 @@ struct ECSOperations: Sendable {
                 name: input.attributeName,
                 value: input.attributeValue
             )
-            let page = try Page(attributes.map(view), input.nextToken, input.maxResults)
+            // An attribute's name is unique on its target.
+            let listed = attributes.map {
+                Listed(view($0), at: ListPosition(name: "\($0.targetId ?? "")\u{0}\($0.name)"))
+            }
+            let page = try Page(listed, input.nextToken, input.maxResults)
             return AttributesPage(attributes: page.items, nextToken: page.nextToken)
         },
         "TagResource": op { (plane, input: TagResourceRequest) in
@@ -533,28 +543,46 @@ struct ListOutput: Encodable {
     }
 }
 
-/// One page of a listing. The token is the position after the page, opaque to clients; the next page
-/// starts there, so a token never comes back twice in a row (botocore stops with an error when it does).
+/// One page of a listing. The token is the position of the page's last item, opaque to clients; the next
+/// page starts after it, so items added or removed between pages make none of the others skipped or given
+/// twice, and a token never comes back twice in a row (botocore stops with an error when it does).
 struct Page<Item: Sendable>: Sendable {
     var items: [Item]
     var nextToken: String?
 
-    init(_ all: [Item], _ token: String?, _ maxResults: Int?, defaultSize: Int = 100) throws(ClusterError) {
+    /// `listed` is in the listing's order: ascending positions, or descending ones when `descending`.
+    init(
+        _ listed: [Listed<Item>],
+        _ token: String?,
+        _ maxResults: Int?,
+        defaultSize: Int = 100,
+        descending: Bool = false
+    ) throws(ClusterError) {
         let size = maxResults ?? defaultSize
         guard (1...100).contains(size) else {
             throw ClusterError(.invalidParameter, "maxResults must be between 1 and 100.")
         }
         var start = 0
         if let token, !token.isEmpty {
-            guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
-                text.hasPrefix("berth:"), let offset = Int(text.dropFirst("berth:".count)), offset >= 0
-            else {
+            guard let after = ListPosition(pageToken: token) else {
                 throw ClusterError(.invalidParameter, "The nextToken is not valid.")
             }
-            start = min(offset, all.count)
+            // The first item past the token's position in the listing's order.
+            var low = 0
+            var high = listed.count
+            while low < high {
+                let middle = (low + high) / 2
+                let position = listed[middle].position
+                if descending ? position < after : after < position {
+                    high = middle
+                } else {
+                    low = middle + 1
+                }
+            }
+            start = low
         }
-        let end = min(start + size, all.count)
-        items = Array(all[start..<end])
-        nextToken = end < all.count ? Data("berth:\(end)".utf8).base64EncodedString() : nil
+        let end = min(start + size, listed.count)
+        items = listed[start..<end].map(\.item)
+        nextToken = end < listed.count ? listed[end - 1].position.pageToken : nil
     }
 }

@@ -68,7 +68,7 @@ extension ControlPlane: AgentSessionHandler {
     /// control plane wants of it: what a TaskManifestMessage lists.
     public func taskManifest(instanceArn: String) throws(ControlPlaneError) -> [ManifestEntry] {
         _ = try registeredInstance(instanceArn)
-        return tasks(onInstance: instanceArn).filter { !$0.isStopped }.sorted { $0.createdAt < $1.createdAt }.map {
+        return liveTasks(onInstance: instanceArn).sorted { $0.createdAt < $1.createdAt }.map {
             ManifestEntry(taskArn: $0.taskArn, clusterArn: $0.clusterArn, desiredStatus: $0.desiredStatus)
         }
     }

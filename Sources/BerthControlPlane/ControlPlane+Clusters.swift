@@ -45,7 +45,7 @@ extension ControlPlane {
     }
 
     func summary(of cluster: Cluster) -> ClusterSummary {
-        let counts = counts(tasks(in: cluster))
+        let counts = counts(liveTasks(in: cluster))
         return ClusterSummary(
             cluster: cluster,
             registeredContainerInstancesCount: cluster.status == .active ? instances(in: cluster).count : 0,
@@ -71,9 +71,10 @@ extension ControlPlane {
     }
 
     /// ARNs of ACTIVE clusters, in name order.
-    public func listClusters() -> [String] {
-        clusters.values.map(\.value).filter { $0.status == .active }.sorted { $0.clusterName < $1.clusterName }
-            .map(\.clusterArn)
+    /// ACTIVE clusters by name.
+    public func listClusters() -> [Listed<String>] {
+        clusters.values.map(\.value).filter { $0.status == .active }
+            .map { Listed($0.clusterArn, at: ListPosition(name: $0.clusterName)) }.sortedByPosition()
     }
 
     /// Deletes an empty cluster: it becomes INACTIVE (still describable), refused while instances or tasks
@@ -96,7 +97,7 @@ extension ControlPlane {
                     "The Cluster cannot be deleted while Container Instances are active or draining."
                 )
             }
-            if tasks(in: cluster).contains(where: { !$0.isStopped }) {
+            if !liveTasks(in: cluster).isEmpty {
                 throw ClusterError(.clusterContainsTasks, "The Cluster cannot be deleted while Tasks are active.")
             }
             cluster.status = .inactive

@@ -45,7 +45,7 @@ public struct InstanceRegistrationRequest: Sendable, Hashable {
 
 extension ControlPlane {
     func instanceSummary(_ instance: ContainerInstance) -> InstanceSummary {
-        let counts = counts(tasks(onInstance: instance.containerInstanceArn))
+        let counts = counts(liveTasks(onInstance: instance.containerInstanceArn))
         return InstanceSummary(instance: instance, runningTasksCount: counts.running, pendingTasksCount: counts.pending)
     }
 
@@ -158,20 +158,23 @@ extension ControlPlane {
         cluster reference: String?,
         filter: String?,
         status: InstanceStatus?
-    ) throws(ClusterError) -> [String] {
+    ) throws(ClusterError) -> [Listed<String>] {
         let cluster = try cluster(reference)
         let query = try filter.flatMap { text throws(ClusterError) -> ClusterQuery? in
             text.trimmingCharacters(in: .whitespaces).isEmpty ? nil : try ClusterQuery(parsing: text)
         }
-        var listed: [ContainerInstance] = []
-        for instance in instances.values.map(\.value) where instance.clusterArn == cluster.clusterArn {
+        var listed: [Listed<String>] = []
+        for instance in instances.values(.cluster(cluster.clusterArn)) {
             if let status, instance.status != status { continue }
             if status == nil, instance.status == .inactive { continue }
             if let query, !query.matches(querySubject(instance)) { continue }
-            listed.append(instance)
+            let position = ListPosition(
+                time: instance.registeredAt.secondsSinceEpoch,
+                name: instance.containerInstanceArn
+            )
+            listed.append(Listed(instance.containerInstanceArn, at: position))
         }
-        listed.sort { ($0.registeredAt, $0.containerInstanceArn) < ($1.registeredAt, $1.containerInstanceArn) }
-        return listed.map(\.containerInstanceArn)
+        return listed.sortedByPosition()
     }
 
     func querySubject(_ instance: ContainerInstance) -> ClusterQuery.Subject { candidate(for: instance).querySubject }
@@ -189,7 +192,7 @@ extension ControlPlane {
             guard var instance = instance(reference, in: cluster), instance.status != .inactive else {
                 throw ClusterError.invalid("Container instance '\(reference)' was not found in the cluster.")
             }
-            let active = tasks(onInstance: instance.containerInstanceArn).filter { !$0.isStopped }
+            let active = liveTasks(onInstance: instance.containerInstanceArn)
             if !active.isEmpty, !force {
                 throw ClusterError.invalid(
                     "Container instance has \(active.count) active task(s); stop them first or deregister with force."

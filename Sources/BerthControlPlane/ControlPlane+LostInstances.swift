@@ -49,8 +49,8 @@ extension ControlPlane {
             for instance in instances.values.map(\.value) where instance.status != .inactive {
                 guard let since = awaySince(instance), now.duration(since: since) >= lostAfter else { continue }
                 var released = instance
-                for var task in tasks(onInstance: instance.containerInstanceArn)
-                where !task.isStopped && task.group.hasPrefix("service:") {
+                for var task in liveTasks(onInstance: instance.containerInstanceArn)
+                where task.group.hasPrefix("service:") {
                     task.desiredStatus = .stopped
                     task.lastStatus = "STOPPED"
                     task.stoppingAt = task.stoppingAt ?? now

@@ -59,7 +59,7 @@ extension ControlPlane {
     /// Sets each instance's `agentConnected` as it stands now (replicas die without a word); a change
     /// gives its cluster's services a pass.
     func refreshAgentConnectivity() {
-        for (arn, instance) in instances {
+        for (arn, instance) in instances.records {
             let connected = agentIsConnected(instance.value)
             guard connected != instance.value.agentConnected else { continue }
             instances[arn]?.value.agentConnected = connected

@@ -240,13 +240,13 @@ extension ControlPlane {
     public func listServices(
         cluster clusterReference: String?,
         schedulingStrategy: SchedulingStrategy? = nil
-    ) throws(ClusterError) -> [String] {
+    ) throws(ClusterError) -> [Listed<String>] {
         let cluster = try cluster(clusterReference)
         return services.values.map(\.value)
             .filter { $0.clusterArn == cluster.clusterArn && $0.status != .inactive }
             .filter { service in schedulingStrategy.map { $0 == service.schedulingStrategy } ?? true }
-            .sorted { $0.serviceName < $1.serviceName }
-            .map(\.serviceArn)
+            .map { Listed($0.serviceArn, at: ListPosition(name: $0.serviceName)) }
+            .sortedByPosition()
     }
 
     /// The ARNs of the service's tasks (ListTasks with serviceName), with the other filters applied after.
@@ -337,7 +337,7 @@ extension ControlPlane {
     /// Every task of the service's group, stopped ones included.
     func tasks(of service: ClusterService) -> [ClusterTask] {
         let group = service.taskGroup
-        return tasks.values.map(\.value).filter { $0.clusterArn == service.clusterArn && $0.group == group }
+        return tasks.values(.group(cluster: service.clusterArn, group: group))
     }
 
     /// Asks the scheduler for a pass over one service, at once rather than at its next tick.
@@ -425,8 +425,7 @@ extension ControlPlane {
                 guard let service = services[arn]?.value, service.status != .inactive else { return ([], nil) }
                 let mine = tasks(of: service)
                 let draining = Set(
-                    instances.values.map(\.value)
-                        .filter { $0.clusterArn == service.clusterArn && $0.status == .draining }
+                    instances.values(.cluster(service.clusterArn)).filter { $0.status == .draining }
                         .map(\.containerInstanceArn)
                 )
                 var plan = ServiceScheduler.plan(

@@ -61,9 +61,7 @@ extension ControlPlane {
         let memory = try registration.memory.map { text throws(ClusterError) in String(try TaskSize.memory(text)) }
         let now = settings.now()
         let registered = try await transact { () throws(ClusterError) -> ([Staged], TaskDefinition) in
-            let latest =
-                definitions.values.map(\.value).filter { $0.family == registration.family }
-                .map(\.revision).max() ?? 0
+            let latest = definitions.values(.family(registration.family)).map(\.revision).max() ?? 0
             let revision = latest + 1
             let definition = TaskDefinition(
                 taskDefinitionArn: arn("task-definition/\(registration.family):\(revision)"),
@@ -248,20 +246,23 @@ extension ControlPlane {
         familyPrefix: String?,
         status: TaskDefinitionFilter,
         descending: Bool
-    ) -> [String] {
-        var listed: [TaskDefinition] = []
+    ) -> [Listed<String>] {
+        var listed: [Listed<String>] = []
         for definition in definitions.values.map(\.value) {
             if let familyPrefix, !definition.family.hasPrefix(familyPrefix) { continue }
             if status != .all, definition.status.rawValue != status.rawValue { continue }
-            listed.append(definition)
+            let position = ListPosition(name: definition.family, number: definition.revision)
+            listed.append(Listed(definition.taskDefinitionArn, at: position))
         }
-        listed.sort { ($0.family, $0.revision) < ($1.family, $1.revision) }
-        let arns = listed.map(\.taskDefinitionArn)
-        return descending ? arns.reversed() : arns
+        return listed.sortedByPosition(descending: descending)
     }
 
     /// Families with an ACTIVE revision (ACTIVE), with none (INACTIVE), or all.
-    public func listTaskDefinitionFamilies(familyPrefix: String?, status: TaskDefinitionFilter) -> [String] {
+    public func listTaskDefinitionFamilies(familyPrefix: String?, status: TaskDefinitionFilter) -> [Listed<String>] {
+        familyNames(familyPrefix: familyPrefix, status: status).map { Listed($0, at: ListPosition(name: $0)) }
+    }
+
+    private func familyNames(familyPrefix: String?, status: TaskDefinitionFilter) -> [String] {
         var active = Set<String>()
         var all = Set<String>()
         for definition in definitions.values.map(\.value) where familyPrefix.map(definition.family.hasPrefix) ?? true {

@@ -233,7 +233,7 @@ extension ControlPlane {
     func candidate(for instance: ContainerInstance) -> Placement.Candidate {
         var groups: [String: Int] = [:]
         var running = 0
-        for task in tasks(onInstance: instance.containerInstanceArn) where !task.isStopped {
+        for task in liveTasks(onInstance: instance.containerInstanceArn) {
             groups[task.group, default: 0] += 1
             if task.lastStatus == "RUNNING" { running += 1 }
         }
@@ -341,7 +341,9 @@ extension ControlPlane {
     }
 
     /// Task ARNs by filter; the desired status defaults to RUNNING, as in ECS.
-    public func listTasks(_ filter: TaskListFilter) throws(ClusterError) -> [String] {
+    /// The tasks a ListTasks call names, oldest first. Read from the narrowest index the filter allows, so
+    /// the STOPPED tasks kept for their retention cost nothing when RUNNING ones are listed.
+    public func listTasks(_ filter: TaskListFilter) throws(ClusterError) -> [Listed<String>] {
         let cluster = try cluster(filter.cluster)
         var instanceArn: String?
         if let reference = filter.containerInstance {
@@ -354,14 +356,24 @@ extension ControlPlane {
         let group = try filter.serviceName.map { name throws(ClusterError) in
             try serviceTaskGroup(name, cluster: filter.cluster)
         }
-        return tasks(in: cluster)
-            .filter { task in group.map { $0 == task.group } ?? true }
-            .filter { $0.desiredStatus == desired }
-            .filter { task in instanceArn.map { $0 == task.containerInstanceArn } ?? true }
-            .filter { task in filter.family.map { $0 == task.family } ?? true }
-            .filter { task in filter.startedBy.map { $0 == task.startedBy } ?? true }
-            .sorted { $0.createdAt == $1.createdAt ? $0.taskArn < $1.taskArn : $0.createdAt < $1.createdAt }
-            .map(\.taskArn)
+        let candidates: [ClusterTask]
+        if let instanceArn {
+            candidates = tasks(onInstance: instanceArn)
+        } else if let group {
+            candidates = tasks.values(.group(cluster: cluster.clusterArn, group: group))
+        } else {
+            candidates = tasks.values(.clusterDesired(cluster.clusterArn, desired))
+        }
+        return
+            candidates
+            .filter { task in
+                task.desiredStatus == desired && task.clusterArn == cluster.clusterArn
+                    && (group.map { $0 == task.group } ?? true)
+                    && (filter.family.map { $0 == task.family } ?? true)
+                    && (filter.startedBy.map { $0 == task.startedBy } ?? true)
+            }
+            .map { Listed($0.taskArn, at: ListPosition(time: $0.createdAt.secondsSinceEpoch, name: $0.taskArn)) }
+            .sortedByPosition()
     }
 
     /// Asks a task to stop: desired STOPPED now, the agent stops its containers and reports STOPPED.

@@ -100,9 +100,10 @@ public actor ControlPlane {
     let settings: Settings
     let logger: Logger
     var clusters: [String: Versioned<Cluster>] = [:]
-    var instances: [String: Versioned<ContainerInstance>] = [:]
-    var definitions: [String: Versioned<TaskDefinition>] = [:]
-    var tasks: [String: Versioned<ClusterTask>] = [:]
+    var instances = IndexedRecords<ContainerInstance, InstanceIndex>(indexedBy: InstanceIndex.keys(of:))
+    /// Task definitions by `family:revision`.
+    var definitions = IndexedRecords<TaskDefinition, DefinitionIndex>(indexedBy: DefinitionIndex.keys(of:))
+    var tasks = IndexedRecords<ClusterTask, TaskIndex>(indexedBy: TaskIndex.keys(of:))
     var tokens: [String: Versioned<ClientTokenRecord>] = [:]
     /// Services by ARN.
     var services: [String: Versioned<ClusterService>] = [:]
@@ -230,8 +231,7 @@ public actor ControlPlane {
             text = String(parsed.resource.dropFirst("task-definition/".count))
         }
         if text.contains(":") { return definitions[text]?.value }
-        return definitions.values.map(\.value).filter { $0.family == text && $0.status == .active }
-            .max { $0.revision < $1.revision }
+        return definitions.values(.activeFamily(text)).max { $0.revision < $1.revision }
     }
 
     // MARK: Committing
@@ -470,16 +470,18 @@ public actor ControlPlane {
 
     // MARK: Queries shared by the operations
 
-    func tasks(in cluster: Cluster) -> [ClusterTask] {
-        tasks.values.map(\.value).filter { $0.clusterArn == cluster.clusterArn }
-    }
+    /// The cluster's tasks not yet STOPPED.
+    func liveTasks(in cluster: Cluster) -> [ClusterTask] { tasks.values(.liveInCluster(cluster.clusterArn)) }
 
-    func tasks(onInstance arn: String) -> [ClusterTask] {
-        tasks.values.map(\.value).filter { $0.containerInstanceArn == arn }
-    }
+    /// Every task placed on the instance, stopped ones included.
+    func tasks(onInstance arn: String) -> [ClusterTask] { tasks.values(.instance(arn)) }
 
+    /// The instance's tasks not yet STOPPED.
+    func liveTasks(onInstance arn: String) -> [ClusterTask] { tasks.values(.liveOnInstance(arn)) }
+
+    /// The cluster's ACTIVE and DRAINING instances.
     func instances(in cluster: Cluster) -> [ContainerInstance] {
-        instances.values.map(\.value).filter { $0.clusterArn == cluster.clusterArn && $0.status != .inactive }
+        instances.values(.cluster(cluster.clusterArn)).filter { $0.status != .inactive }
     }
 
     /// Running and pending task counts as ECS shows them on clusters and instances.

@@ -2,6 +2,7 @@ import BerthAPI
 import BerthAgentChannel
 import BerthControlPlane
 import BerthModel
+import BerthTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -374,6 +375,79 @@ struct ECSAPITests {
                 seen.map { $0.split(separator: "/").last.map(String.init) ?? "" } == ["c0", "c1", "c2", "c3", "c4"]
             )
             #expect(Set(tokens).count == tokens.count)
+        }
+    }
+
+    @Test("pagination holds while clusters come and go between pages: none present throughout is skipped or repeated")
+    func paginationUnderChange() async throws {
+        let seed = SeededRandom.make("ECSAPITests.paginationUnderChange").seed
+        try await Self.withAPI { call in
+            var random = SeededRandom(seed: seed)
+            var live = Set<String>()
+            var created = 0
+            func create() async throws {
+                let name = String(format: "c%03d", created)
+                created += 1
+                _ = try await call("CreateCluster", #"{"clusterName":"\#(name)"}"#, [:])
+                live.insert(name)
+            }
+            for _ in 0..<30 { try await create() }
+            for round in 0..<4 {
+                let before = live
+                var removed = Set<String>()
+                var seen: [String] = []
+                var token: String?
+                repeat {
+                    let size = Int.random(in: 1...4, using: &random)
+                    let body =
+                        token.map { #"{"maxResults":\#(size),"nextToken":"\#($0)"}"# } ?? #"{"maxResults":\#(size)}"#
+                    let page = try await call("ListClusters", body, [:])
+                    let arns = try #require(page.json["clusterArns"] as? [String], "\(page.json)")
+                    seen += arns.map { $0.split(separator: "/").last.map(String.init) ?? "" }
+                    token = page.json["nextToken"] as? String
+                    // Between pages: clusters deleted (seen or not yet) and created (before or after the cursor).
+                    for _ in 0..<Int.random(in: 0...2, using: &random) {
+                        guard let victim = live.randomElement(using: &random) else { break }
+                        _ = try await call("DeleteCluster", #"{"cluster":"\#(victim)"}"#, [:])
+                        live.remove(victim)
+                        removed.insert(victim)
+                    }
+                    for _ in 0..<Int.random(in: 0...2, using: &random) { try await create() }
+                } while token != nil
+                #expect(Set(seen).count == seen.count, "round \(round): repeated \(seen)")
+                let throughout = before.subtracting(removed)
+                #expect(throughout.isSubset(of: Set(seen)), "round \(round): skipped \(throughout.subtracting(seen))")
+                #expect(seen == seen.sorted(), "round \(round): out of order")
+            }
+        }
+    }
+
+    @Test("ListTaskDefinitions pages in descending order as well, and a foreign nextToken is refused")
+    func descendingPagination() async throws {
+        try await Self.withAPI { call in
+            let definition = #"{"family":"app","containerDefinitions":[{"name":"a","image":"busybox","memory":32}]}"#
+            for _ in 0..<7 { _ = try await call("RegisterTaskDefinition", definition, [:]) }
+            var revisions: [String] = []
+            var token: String?
+            repeat {
+                let body =
+                    token.map { #"{"sort":"DESC","maxResults":3,"nextToken":"\#($0)"}"# }
+                    ?? #"{"sort":"DESC","maxResults":3}"#
+                let page = try await call("ListTaskDefinitions", body, [:])
+                let arns = try #require(page.json["taskDefinitionArns"] as? [String])
+                revisions += arns.map { $0.split(separator: ":").last.map(String.init) ?? "" }
+                token = page.json["nextToken"] as? String
+                // A new revision sorts before the cursor in descending order: not listed, nothing repeated.
+                _ = try await call("RegisterTaskDefinition", definition, [:])
+            } while token != nil
+            #expect(revisions == ["7", "6", "5", "4", "3", "2", "1"])
+            // The offset tokens of earlier versions, and anything else not ours.
+            let offset = Data("berth:3".utf8).base64EncodedString()
+            for bad in [offset, "garbage", Data("berth1:{".utf8).base64EncodedString()] {
+                let answer = try await call("ListTaskDefinitions", #"{"nextToken":"\#(bad)"}"#, [:])
+                #expect(answer.errorType == "InvalidParameterException")
+                #expect(answer.message?.contains("nextToken") == true)
+            }
         }
     }
 

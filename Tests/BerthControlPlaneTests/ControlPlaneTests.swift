@@ -124,7 +124,9 @@ struct ControlPlaneTests {
         #expect(described.version > versionWhenRunning)
         #expect(try await fixture.instanceState().reserved == Reservation())
         #expect(try await fixture.plane.listTasks(TaskListFilter()).isEmpty)
-        #expect(try await fixture.plane.listTasks(TaskListFilter(desiredStatus: .stopped)) == [task.taskArn])
+        #expect(
+            try await fixture.plane.listTasks(TaskListFilter(desiredStatus: .stopped)).map(\.item) == [task.taskArn]
+        )
     }
 
     @Test("a SubmitContainerStateChange through the API does not make the agent's next report look old")
@@ -338,11 +340,11 @@ struct ControlPlaneTests {
         }
         #expect(inactive?.message == "TaskDefinition is inactive")
         #expect(
-            await plane.listTaskDefinitions(familyPrefix: "ap", status: .active, descending: false) == [
+            await plane.listTaskDefinitions(familyPrefix: "ap", status: .active, descending: false).map(\.item) == [
                 one.taskDefinitionArn
             ]
         )
-        #expect(await plane.listTaskDefinitionFamilies(familyPrefix: nil, status: .all) == ["app"])
+        #expect(await plane.listTaskDefinitionFamilies(familyPrefix: nil, status: .all).map(\.item) == ["app"])
         let bad = await #expect(throws: ClusterError.self) {
             try await plane.registerTaskDefinition(
                 TaskDefinitionRegistration(

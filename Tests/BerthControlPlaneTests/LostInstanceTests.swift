@@ -48,7 +48,10 @@ struct LostInstanceTests {
 
     /// The service's tasks, STOPPED ones included.
     static func serviceTasks(_ plane: ControlPlane) async throws -> [ClusterTask] {
-        try await plane.describeTasks(try await plane.listTasks(TaskListFilter(serviceName: "svc")), cluster: nil).tasks
+        try await plane.describeTasks(
+            try await plane.listTasks(TaskListFilter(serviceName: "svc")).map(\.item),
+            cluster: nil
+        ).tasks
     }
 
     @Test("away past the threshold: service tasks STOPPED and replaced elsewhere; told to stop them on return")

@@ -26,7 +26,7 @@ struct ServiceControlPlaneTests {
         }
 
         func tasks() async throws -> [ClusterTask] {
-            let arns = try await plane.listTasks(TaskListFilter(serviceName: "svc"))
+            let arns = try await plane.listTasks(TaskListFilter(serviceName: "svc")).map(\.item)
             guard !arns.isEmpty else { return [] }
             return try await plane.describeTasks(arns, cluster: nil).tasks
         }

@@ -95,7 +95,7 @@ struct ConcurrentPlacementTests {
                 for family in Self.families { _ = try await first.registerTaskDefinition(family) }
                 // The second replica loads what the first wrote, then both take calls at once.
                 let second = try await Self.plane(stores[1])
-                for arn in try await second.listInstances(cluster: nil, filter: nil, status: nil) {
+                for arn in try await second.listInstances(cluster: nil, filter: nil, status: nil).map(\.item) {
                     try await second.agentConnected(instanceArn: arn, session: NullSession())
                 }
                 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -324,16 +324,16 @@ struct ClusterState {
     var services: [ClusterService]
 
     static func read(_ plane: ControlPlane) async throws -> ClusterState {
-        let instanceArns = try await plane.listInstances(cluster: nil, filter: nil, status: nil)
+        let instanceArns = try await plane.listInstances(cluster: nil, filter: nil, status: nil).map(\.item)
         let instances = try await plane.describeInstances(instanceArns, cluster: nil).instances.map(\.instance)
-        var taskArns = try await plane.listTasks(TaskListFilter(desiredStatus: .running))
-        taskArns += try await plane.listTasks(TaskListFilter(desiredStatus: .stopped))
+        var taskArns = try await plane.listTasks(TaskListFilter(desiredStatus: .running)).map(\.item)
+        taskArns += try await plane.listTasks(TaskListFilter(desiredStatus: .stopped)).map(\.item)
         var tasks: [ClusterTask] = []
         for start in stride(from: 0, to: taskArns.count, by: 100) {
             let chunk = Array(taskArns[start..<min(start + 100, taskArns.count)])
             tasks += try await plane.describeTasks(chunk, cluster: nil).tasks
         }
-        let serviceArns = try await plane.listServices(cluster: nil)
+        let serviceArns = try await plane.listServices(cluster: nil).map(\.item)
         let services = serviceArns.isEmpty ? [] : try await plane.describeServices(serviceArns, cluster: nil).services
         return ClusterState(instances: instances, tasks: tasks, services: services)
     }
