@@ -116,6 +116,19 @@ let package = Package(
         ),
         // The agent's side of the network channel to `berth control-plane`: the signed ECS API for registration
         // and state changes, the ACS WebSocket for payloads. What an agent needs only; no server, no state.
+        // Many simulated container instances in one process, over the real network channel, without Docker:
+        // `berth-bench simulate-agents` and the scale benchmarks and tests.
+        .target(
+            name: "BerthFleetSimulator",
+            dependencies: [
+                "BerthAgentChannel",
+                "BerthModel",
+                "BerthRemoteChannel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "BerthRemoteChannel",
             dependencies: [
@@ -243,6 +256,8 @@ let package = Package(
                 "BerthConfig",
                 "BerthControlPlane",
                 "BerthDaemon",
+                "BerthFleetSimulator",
+                "BerthRemoteChannel",
                 "BerthStore",
                 "BerthTestSupport",
                 "DockerEngine",
@@ -251,7 +266,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -432,6 +449,7 @@ let package = Package(
                 "BerthAPI",
                 "BerthAgentChannel",
                 "BerthControlPlane",
+                "BerthFleetSimulator",
                 "BerthModel",
                 "BerthRemoteChannel",
                 "BerthTestSupport",

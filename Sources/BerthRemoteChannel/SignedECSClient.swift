@@ -30,6 +30,7 @@ public final class SignedECSClient: Sendable {
         signer: SigV4Signer,
         tls: TLSConfiguration?,
         callTimeout: Duration = .seconds(30),
+        connectionsPerHost: Int = 16,
         logger: Logger
     ) {
         self.baseURL = baseURL
@@ -40,7 +41,10 @@ public final class SignedECSClient: Sendable {
         configuration.tlsConfiguration = tls
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: .seconds(10))
-        configuration.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(120),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost
+        )
         httpClient = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
             configuration: configuration,

@@ -33,6 +33,11 @@ struct BerthBench {
             try await APIThroughputBench.run()
             return
         }
+        // `berth-bench simulate-agents --endpoint URL --instances N --cluster NAME`: a simulated fleet.
+        if CommandLine.arguments.dropFirst().first == "simulate-agents" {
+            try await SimulateAgents.run(Array(CommandLine.arguments.dropFirst(2)))
+            return
+        }
         let port = 51690
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "berth-bench-\(UUID().uuidString)"
@@ -420,5 +425,15 @@ struct ECSClient: Sendable {
         for arn in listed["taskArns"] as? [String] ?? [] {
             _ = try await call("StopTask", ["cluster": cluster, "task": arn])
         }
+    }
+}
+
+extension BerthBench {
+    /// Many connections need many descriptors: the soft limit is raised to the hard one.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 }
