@@ -33,6 +33,11 @@ struct BerthBench {
             try await APIThroughputBench.run()
             return
         }
+        // `berth-bench scale [options]`: the control plane with thousands of simulated hosts (make bench-scale).
+        if CommandLine.arguments.dropFirst().first == "scale" {
+            try await ScaleBench.run(Array(CommandLine.arguments.dropFirst(2)))
+            return
+        }
         // `berth-bench simulate-agents --endpoint URL --instances N --cluster NAME`: a simulated fleet.
         if CommandLine.arguments.dropFirst().first == "simulate-agents" {
             try await SimulateAgents.run(Array(CommandLine.arguments.dropFirst(2)))
