@@ -40,6 +40,9 @@ public struct RecordWrite: Sendable, Hashable {
     public var expectedVersion: Int64
     public var body: Data?
     public var checkOnly: Bool
+    /// The version the record has after this write: one more than expected, or more when the write stands
+    /// for several made one after another (the control plane's commits gathered into one).
+    public var newVersion: Int64
 
     public init(kind: RecordKind, key: String, expectedVersion: Int64, body: Data?) {
         self.kind = kind
@@ -47,17 +50,38 @@ public struct RecordWrite: Sendable, Hashable {
         self.expectedVersion = expectedVersion
         self.body = body
         self.checkOnly = false
+        self.newVersion = expectedVersion + 1
     }
 
     /// Requires `key` to be at `version`, writing nothing.
     public static func check(_ kind: RecordKind, _ key: String, at version: Int64) -> RecordWrite {
         var write = RecordWrite(kind: kind, key: key, expectedVersion: version, body: nil)
         write.checkOnly = true
+        write.newVersion = version
         return write
     }
 
-    /// The version the record has after this write.
-    public var newVersion: Int64 { expectedVersion + 1 }
+    /// Writes made one after another, as one write per record: each record's first expected version, and
+    /// its last write's body and version (a check leaves what an earlier write set).
+    public static func coalesced(_ writes: [RecordWrite]) -> [RecordWrite] {
+        var order: [String] = []
+        var merged: [String: RecordWrite] = [:]
+        for write in writes {
+            let identity = "\(write.kind.rawValue)\u{0}\(write.key)"
+            guard var earlier = merged[identity] else {
+                merged[identity] = write
+                order.append(identity)
+                continue
+            }
+            if !write.checkOnly {
+                earlier.body = write.body
+                earlier.checkOnly = false
+                earlier.newVersion = write.newVersion
+            }
+            merged[identity] = earlier
+        }
+        return order.compactMap { merged[$0] }
+    }
 }
 
 /// Why a commit did not happen.

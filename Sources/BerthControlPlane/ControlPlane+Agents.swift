@@ -145,6 +145,15 @@ extension ControlPlane: AgentSessionHandler {
     /// Sends tasks to their instances' agents, one payload per instance. Agents not connected get them when
     /// they connect; tasks stay unacknowledged until then.
     func deliver(_ outgoing: [ClusterTask]) async {
+        // Only what is durable goes out: a write still in the air may yet be undone (see ``transact(_:)``).
+        // The tasks are sent as they are once it has landed.
+        var outgoing = outgoing
+        while let pending = [openCommit, inflightCommit].compactMap({ $0 }).first(where: { commit in
+            outgoing.contains { commit.touches(RecordSnapshot.task($0.taskArn, nil).identity) }
+        }) {
+            _ = await pending.outcome()
+            outgoing = outgoing.compactMap { tasks[$0.taskArn]?.value }
+        }
         let byInstance = Dictionary(grouping: outgoing, by: \.containerInstanceArn)
         for (instanceArn, instanceTasks) in byInstance {
             guard let session = sessions[instanceArn] else { continue }

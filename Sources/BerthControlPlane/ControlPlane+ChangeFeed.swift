@@ -15,6 +15,8 @@ extension ControlPlane {
         do {
             await commitTurn.acquire()
             defer { commitTurn.release() }
+            // The feed is compared with what is held: with no write of this process still in the air.
+            await settleInTurn()
             applied = try await applyFeedInTurn()
         }
         await deliverOwedTasks()

@@ -139,8 +139,11 @@ public actor ControlPlane {
     let startedAt: Timestamp
     /// Since when each instance's agent has been away, as this process saw it go.
     var disconnectedSince: [String: Timestamp] = [:]
-    /// Whose turn it is to commit (see ``transact(_:)``).
+    /// Whose turn it is to decide and commit (see ``transact(_:)``).
     let commitTurn = CommitTurn()
+    /// Writes applied here and gathering for the next store commit, and the one the store is busy with.
+    var openCommit: PendingCommit?
+    var inflightCommit: PendingCommit?
     /// When the store last failed a commit; nil once one succeeds.
     var storeFailedAt: ContinuousClock.Instant?
     /// How far this process has followed the store's change feed (see ``followChanges()``).
@@ -239,11 +242,14 @@ public actor ControlPlane {
     /// Runs `decide` against the current state and commits what it stages; on a version conflict reloads
     /// the records involved and decides again.
     ///
-    /// One transaction of this control plane commits at a time. Calls interleave at every `await`, so two
-    /// calls deciding on the same state would otherwise conflict with each other at the store, and with
-    /// many at once only one per round wins: behind a slow store (PostgreSQL's round trips) most would run
-    /// out of attempts. Only other processes' writes conflict now, and those are retried after a short
-    /// random pause. While the store is failing, calls fail at once rather than queue behind each other.
+    /// Decisions are made one at a time (the commit turn): calls interleave at every `await`, and two
+    /// deciding on the same state would otherwise conflict with each other at the store. A decision's
+    /// writes are applied here at once, so the next decision builds on them, and committed with the others
+    /// made while the store was busy, all in one store commit (a group commit: one fsync or round trip for
+    /// many calls). A call returns only once its writes are durable; if their commit fails, every decision
+    /// made since goes back with it, and those calls decide again. Only other processes' writes conflict,
+    /// and those are retried after a short random pause. While the store is failing, calls fail at once
+    /// rather than queue behind each other.
     func transact<Result>(
         _ decide: () throws(ClusterError) -> (staged: [Staged], result: Result)
     ) async throws(ClusterError) -> Result {
@@ -261,46 +267,68 @@ public actor ControlPlane {
     private func commitInTurn<Result>(
         _ decide: () throws(ClusterError) -> (staged: [Staged], result: Result)
     ) async throws(ClusterError) -> Result {
-        await commitTurn.acquire()
-        defer { commitTurn.release() }
-        if let failedAt = storeFailedAt, ContinuousClock.now - failedAt < .seconds(1) {
-            throw ClusterError(.server, "The control plane could not store the change.")
-        }
+        var stale: [RecordKind: Set<String>] = [:]
         for attempt in 0..<12 {
-            let (staged, result) = try decide()
-            if staged.isEmpty { return result }
-            var writes = try staged.map(write(for:))
-            if Self.actingAsSingleton, settings.sharing != nil {
-                // A singleton loop's writes land only under the lease this replica holds now.
-                guard let lease = heldLease() else {
-                    throw ClusterError(.server, "This replica no longer holds the lease of the singleton loops.")
-                }
-                writes.append(.check(.lease, Self.singletonLease, at: lease.version))
-            }
+            let pending: PendingCommit?
+            let result: Result
+            var ownsWrites = false
             do {
-                try await store.commit(writes)
-            } catch {
-                switch error {
-                case .conflict(let keys):
-                    logger.debug("version conflict; deciding again", metadata: ["records": "\(keys)"])
+                await commitTurn.acquire()
+                defer { commitTurn.release() }
+                if let failedAt = storeFailedAt, ContinuousClock.now - failedAt < .seconds(1) {
+                    throw ClusterError(.server, "The control plane could not store the change.")
+                }
+                if !stale.isEmpty {
                     // Another replica committed: everything it changed is as stale here as the records that
                     // conflicted, and deciding again on the rest (placement moving to other instances)
                     // would only conflict on those. Follow the whole feed, then make sure of the keys, in
                     // case their commits are not visible in the feed yet.
+                    await settleInTurn()
                     if settings.sharing != nil { try await applyFeedInTurn() }
-                    try await reload(keys)
-                    let pause = Int.random(in: 0...min(64, 1 << attempt), using: &generator)
-                    try? await Task.sleep(for: .milliseconds(pause))
-                    continue
-                case .failed(let message):
-                    logger.error("control plane store failed", metadata: ["error": "\(message)"])
-                    storeFailedAt = .now
-                    throw ClusterError(.server, "The control plane could not store the change.")
+                    try await reload(stale)
+                    stale = [:]
+                }
+                let decided = try decide()
+                result = decided.result
+                if decided.staged.isEmpty {
+                    // The answer may rest on writes not yet durable: it waits for them.
+                    pending = openCommit ?? inflightCommit
+                } else {
+                    var writes = try decided.staged.map(write(for:))
+                    if Self.actingAsSingleton, settings.sharing != nil {
+                        // A singleton loop's writes land only under the lease this replica holds now.
+                        guard let lease = heldLease() else {
+                            throw ClusterError(
+                                .server,
+                                "This replica no longer holds the lease of the singleton loops."
+                            )
+                        }
+                        writes.append(.check(.lease, Self.singletonLease, at: lease.version))
+                    }
+                    pending = enqueue(decided.staged, writes: writes)
+                    ownsWrites = true
                 }
             }
-            storeFailedAt = nil
-            for (change, write) in zip(staged, writes) { apply(change, version: write.newVersion) }
-            return result
+            guard let pending else { return result }
+            let outcome = await pending.outcome()
+            if !ownsWrites, outcome != .committed {
+                // What the answer rested on did not land: decided again on what did.
+                continue
+            }
+            switch outcome {
+            case .committed:
+                return result
+            case .conflict(let keys):
+                logger.debug("version conflict; deciding again", metadata: ["records": "\(keys)"])
+                stale = keys
+                let pause = Int.random(in: 0...min(64, 1 << attempt), using: &generator)
+                try? await Task.sleep(for: .milliseconds(pause))
+            case .undone:
+                // Decided on writes that did not land: decided again on what did.
+                continue
+            case .failed:
+                throw ClusterError(.server, "The control plane could not store the change.")
+            }
         }
         throw ClusterError(.server, "The change conflicted with concurrent changes too often; try again.")
     }
@@ -375,7 +403,7 @@ public actor ControlPlane {
         }
     }
 
-    private func apply(_ change: Staged, version: Int64) {
+    func apply(_ change: Staged, version: Int64) {
         switch change {
         case .cluster(let value): clusters[value.clusterName] = Versioned(value: value, version: version)
         case .instance(let value):

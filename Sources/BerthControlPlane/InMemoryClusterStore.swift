@@ -48,7 +48,7 @@ public actor InMemoryClusterStore: ClusterStore {
         position += 1
         for write in writes where !write.checkOnly {
             let key = Key(kind: write.kind, key: write.key)
-            let version = max(entries[key]?.version ?? 0, write.expectedVersion) + 1
+            let version = max((entries[key]?.version ?? 0) + 1, write.newVersion)
             entries[key] = Entry(version: version, body: write.body, position: position)
         }
         for listener in listeners.withLock({ Array($0.values) }) { listener.yield() }

@@ -363,7 +363,9 @@ public final class PostgresClusterStore: ClusterStore {
                 guard let existing = found[RecordIdentity(kind: write.kind.rawValue, key: write.key)] else {
                     return nil
                 }
-                return (write, max(existing.version, write.expectedVersion) + 1)
+                // A tombstone's version goes on growing: a record deleted and made again is never at a
+                // version it had before.
+                return (write, max(existing.version + 1, write.newVersion))
             }
             if !updates.isEmpty {
                 // A delete keeps the row as a tombstone: no body.
