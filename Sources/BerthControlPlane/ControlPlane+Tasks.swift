@@ -174,7 +174,10 @@ extension ControlPlane {
                     count: request.count,
                     demand: demand,
                     group: group,
-                    candidates: active.map(candidate(for:)),
+                    candidates: active.map {
+                        // The whole of each instance only when a memberOf expression may ask for it.
+                        constraints.memberOf.isEmpty ? candidate(for: $0, placing: group) : candidate(for: $0)
+                    },
                     constraints: constraints,
                     strategies: request.placementStrategy,
                     using: &generator
@@ -230,6 +233,18 @@ extension ControlPlane {
 
     /// An instance with the groups of its unstopped tasks and its RUNNING count: what placement and the
     /// query language see of it.
+    /// An instance as placing tasks of `group` sees it, from the indexes: that group's tasks alone, which is
+    /// all that `distinctInstance` and `spread` count (cheap enough to ask of every instance per call).
+    func candidate(for instance: ContainerInstance, placing group: String) -> Placement.Candidate {
+        let arn = instance.containerInstanceArn
+        let here = tasks.count(.liveGroupOnInstance(instance: arn, group: group))
+        return Placement.Candidate(
+            instance: instance,
+            taskGroups: here > 0 ? [group: here] : [:],
+            runningTasks: tasks.count(.runningOnInstance(arn))
+        )
+    }
+
     func candidate(for instance: ContainerInstance) -> Placement.Candidate {
         var groups: [String: Int] = [:]
         var running = 0

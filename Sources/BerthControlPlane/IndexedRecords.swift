@@ -59,6 +59,10 @@ enum TaskIndex: Hashable, Sendable {
     case liveOnInstance(String)
     /// A cluster's task group (`service:NAME`, `family:NAME` or a RunTask group).
     case group(cluster: String, group: String)
+    /// Tasks of a group on an instance not yet STOPPED: what `distinctInstance` and `spread` count.
+    case liveGroupOnInstance(instance: String, group: String)
+    /// Tasks RUNNING on an instance (the query language's `runningTasksCount`).
+    case runningOnInstance(String)
 
     static func keys(of task: ClusterTask) -> [TaskIndex] {
         var keys: [TaskIndex] = [
@@ -68,7 +72,9 @@ enum TaskIndex: Hashable, Sendable {
         if !task.isStopped {
             keys.append(.liveInCluster(task.clusterArn))
             keys.append(.liveOnInstance(task.containerInstanceArn))
+            keys.append(.liveGroupOnInstance(instance: task.containerInstanceArn, group: task.group))
         }
+        if task.lastStatus == "RUNNING" { keys.append(.runningOnInstance(task.containerInstanceArn)) }
         return keys
     }
 }

@@ -83,10 +83,19 @@ public enum Placement {
     public static func shortfall(of instance: ContainerInstance, for demand: Reservation) -> String? {
         if instance.registeredInteger("CPU") - instance.reserved.cpu < demand.cpu { return "RESOURCE:CPU" }
         if instance.registeredInteger("MEMORY") - instance.reserved.memory < demand.memory { return "RESOURCE:MEMORY" }
-        let takenTCP = instance.registeredPorts("PORTS").union(instance.reserved.ports)
-        if !takenTCP.isDisjoint(with: demand.ports) { return "RESOURCE:PORTS" }
-        let takenUDP = instance.registeredPorts("PORTS_UDP").union(instance.reserved.portsUDP)
-        if !takenUDP.isDisjoint(with: demand.portsUDP) { return "RESOURCE:PORTS_UDP" }
+        // Most tasks ask for no fixed port: the registered ones are read only for those that do.
+        if !demand.ports.isEmpty,
+            !instance.reserved.ports.isDisjoint(with: demand.ports)
+                || !instance.registeredPorts("PORTS").isDisjoint(with: demand.ports)
+        {
+            return "RESOURCE:PORTS"
+        }
+        if !demand.portsUDP.isEmpty,
+            !instance.reserved.portsUDP.isDisjoint(with: demand.portsUDP)
+                || !instance.registeredPorts("PORTS_UDP").isDisjoint(with: demand.portsUDP)
+        {
+            return "RESOURCE:PORTS_UDP"
+        }
         return nil
     }
 
@@ -186,6 +195,7 @@ public enum Placement {
         if !candidate.instance.agentConnected { return "AGENT" }
         if let reason = shortfall(of: candidate.instance, for: demand) { return reason }
         if constraints.distinctInstance, candidate.taskGroups[group, default: 0] > 0 { return "DistinctInstance" }
+        guard !constraints.memberOf.isEmpty else { return nil }
         let subject = candidate.querySubject
         if constraints.memberOf.contains(where: { !$0.matches(subject) }) { return "MemberOf" }
         return nil

@@ -70,7 +70,12 @@ struct IndexedRecordsTests {
             every += [.clusterDesired(cluster, .stopped)]
             every += ["service:a", "service:b", "family:app"].map { TaskIndex.group(cluster: cluster, group: $0) }
         }
-        for instance in instances { every += [.instance(instance), .liveOnInstance(instance)] }
+        for instance in instances {
+            every += [.instance(instance), .liveOnInstance(instance), .runningOnInstance(instance)]
+            every += ["service:a", "service:b", "family:app"].map {
+                TaskIndex.liveGroupOnInstance(instance: instance, group: $0)
+            }
+        }
         for index in every {
             #expect(table.keys(index) == expected[index] ?? [], "\(index)")
             #expect(Set(table.values(index).map(\.taskArn)) == expected[index] ?? [], "\(index)")
