@@ -166,22 +166,43 @@ extension ControlPlane {
                 }
                 decision = Placement.Decision(instances: chosen, failures: [])
             } else {
-                let active = instances(in: cluster).filter { $0.status == .active }
-                guard !active.isEmpty else {
-                    throw ClusterError.invalid("No Container Instances were found in your cluster.")
+                if Placement.placesRandomly(request.placementStrategy, constraints) {
+                    // Without looking at every instance: RunTask's cost stays that of the tasks it places.
+                    decision = Placement.placeRandomly(
+                        count: request.count,
+                        demand: demand,
+                        group: group,
+                        instances: Array(instances.keys(.cluster(cluster.clusterArn))),
+                        candidate: { arn in
+                            guard let instance = instances[arn]?.value, instance.status == .active else { return nil }
+                            return candidate(for: instance, placing: group)
+                        },
+                        constraints: constraints,
+                        using: &generator
+                    )
+                    if decision.instances.isEmpty,
+                        !instances.values(.cluster(cluster.clusterArn)).contains(where: { $0.status == .active })
+                    {
+                        throw ClusterError.invalid("No Container Instances were found in your cluster.")
+                    }
+                } else {
+                    let active = instances(in: cluster).filter { $0.status == .active }
+                    guard !active.isEmpty else {
+                        throw ClusterError.invalid("No Container Instances were found in your cluster.")
+                    }
+                    decision = Placement.place(
+                        count: request.count,
+                        demand: demand,
+                        group: group,
+                        candidates: active.map {
+                            // The whole of each instance only when a memberOf expression may ask for it.
+                            constraints.memberOf.isEmpty ? candidate(for: $0, placing: group) : candidate(for: $0)
+                        },
+                        constraints: constraints,
+                        strategies: request.placementStrategy,
+                        using: &generator
+                    )
                 }
-                decision = Placement.place(
-                    count: request.count,
-                    demand: demand,
-                    group: group,
-                    candidates: active.map {
-                        // The whole of each instance only when a memberOf expression may ask for it.
-                        constraints.memberOf.isEmpty ? candidate(for: $0, placing: group) : candidate(for: $0)
-                    },
-                    constraints: constraints,
-                    strategies: request.placementStrategy,
-                    using: &generator
-                )
                 failures = decision.failures
             }
             var staged: [Staged] = []

@@ -104,6 +104,9 @@ public enum Placement {
         var distinctInstance = false
         var memberOf: [ClusterQuery] = []
 
+        /// Whether at most one task of a group may run on an instance.
+        public var distinctInstanceRequired: Bool { distinctInstance }
+
         public init(_ constraints: [PlacementConstraint]) throws(ClusterError) {
             guard constraints.count <= 10 else {
                 throw ClusterError.invalid("A maximum of 10 placement constraints can be specified.")
@@ -184,6 +187,78 @@ public enum Placement {
             chosen.append(candidates[pick].instance.containerInstanceArn)
         }
         return Decision(instances: chosen, failures: chosen.count == count ? [] : failures)
+    }
+
+    /// Whether ``placeRandomly(count:demand:group:instances:candidate:constraints:using:)`` decides as
+    /// ``place(count:demand:group:candidates:constraints:strategies:using:)`` would: no strategy but
+    /// `random`, and no expression that reads the whole of an instance.
+    public static func placesRandomly(_ strategies: [PlacementStrategy], _ constraints: Constraints) -> Bool {
+        constraints.memberOf.isEmpty && strategies.allSatisfy { $0.type == "random" }
+    }
+
+    /// `place` with the `random` strategy, without looking at every instance: each task goes to the first
+    /// instance that can take it in a fresh random order, which is a uniform choice among those that can
+    /// (as `place` makes it), and costs a look or two while most instances have room. Every instance is
+    /// looked at only when a task finds no home, to say why. `candidate` gives an ACTIVE instance as
+    /// placement sees it, nil for one that takes no tasks (DRAINING, INACTIVE, gone).
+    public static func placeRandomly<Generator: RandomNumberGenerator>(
+        count: Int,
+        demand: Reservation,
+        group: String,
+        instances: [String],
+        candidate: (String) -> Candidate?,
+        constraints: Constraints,
+        using generator: inout Generator
+    ) -> Decision {
+        var seen: [String: Candidate?] = [:]
+        func look(_ arn: String) -> Candidate? {
+            if let known = seen[arn] { return known }
+            let found = candidate(arn)
+            seen[arn] = found
+            return found
+        }
+        func takes(_ arn: String) -> Bool {
+            guard let next = look(arn) else { return false }
+            return refusal(of: next, demand: demand, group: group, constraints: constraints) == nil
+        }
+        var chosen: [String] = []
+        for _ in 0..<count {
+            var picked: String?
+            // A few instances drawn at random, the first that can take the task kept; then, when those were
+            // all full, the first that can in a random order of them all (a partial Fisher-Yates shuffle,
+            // drawn as far as needed). Either way a uniform choice among those that can.
+            for _ in 0..<min(32, instances.count) {
+                guard let arn = instances.randomElement(using: &generator) else { break }
+                if takes(arn) {
+                    picked = arn
+                    break
+                }
+            }
+            if picked == nil {
+                var order = instances
+                for position in order.indices {
+                    order.swapAt(position, Int.random(in: position..<order.count, using: &generator))
+                    if takes(order[position]) {
+                        picked = order[position]
+                        break
+                    }
+                }
+            }
+            guard let arn = picked, var taken = look(arn) else { break }
+            taken.instance.reserved = taken.instance.reserved + demand
+            taken.taskGroups[group, default: 0] += 1
+            seen[arn] = taken
+            chosen.append(arn)
+        }
+        guard chosen.count < count else { return Decision(instances: chosen, failures: []) }
+        var failures: [PlacementFailure] = []
+        for arn in instances {
+            guard let candidate = look(arn),
+                let reason = refusal(of: candidate, demand: demand, group: group, constraints: constraints)
+            else { continue }
+            failures.append(PlacementFailure(arn: arn, reason: reason))
+        }
+        return Decision(instances: chosen, failures: failures)
     }
 
     static func refusal(

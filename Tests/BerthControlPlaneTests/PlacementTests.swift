@@ -1,5 +1,6 @@
 import BerthControlPlane
 import BerthModel
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -100,6 +101,66 @@ struct PlacementTests {
             using: &generator
         )
         #expect(memberOf.instances == [small.containerInstanceArn, small.containerInstanceArn])
+    }
+
+    @Test(
+        "random placement without a scan places as many as the full one, only where a task fits, with the same failures"
+    )
+    func randomWithoutScan() throws {
+        var random = SeededRandom.make("PlacementTests.randomWithoutScan")
+        for round in 0..<300 {
+            let instances = try (0..<Int.random(in: 1...8, using: &random)).map { index in
+                try Self.instance(
+                    "i\(index)",
+                    cpu: Int.random(in: 0...4, using: &random) * 256,
+                    memory: Int.random(in: 0...4, using: &random) * 256,
+                    connected: Int.random(in: 0..<5, using: &random) > 0
+                )
+            }
+            let demand = Reservation(
+                cpu: Int.random(in: 0...2, using: &random) * 128,
+                memory: Int.random(in: 1...3, using: &random) * 128
+            )
+            let constraints = try Placement.Constraints(
+                Bool.random(using: &random) ? [PlacementConstraint(type: "distinctInstance")] : []
+            )
+            let count = Int.random(in: 1...10, using: &random)
+            let candidates = instances.map { Placement.Candidate(instance: $0, taskGroups: [:], runningTasks: 0) }
+            let byArn = Dictionary(uniqueKeysWithValues: candidates.map { ($0.instance.containerInstanceArn, $0) })
+            let full = Placement.place(
+                count: count,
+                demand: demand,
+                group: "g",
+                candidates: candidates,
+                constraints: constraints,
+                strategies: [PlacementStrategy(type: "random")],
+                using: &random
+            )
+            let sampled = Placement.placeRandomly(
+                count: count,
+                demand: demand,
+                group: "g",
+                instances: Array(byArn.keys),
+                candidate: { byArn[$0] },
+                constraints: constraints,
+                using: &random
+            )
+            #expect(sampled.instances.count == full.instances.count, "round \(round)")
+            #expect(Set(sampled.failures) == Set(full.failures), "round \(round)")
+            // Each task went where it fitted, given the ones placed before it.
+            var state = byArn
+            for arn in sampled.instances {
+                let candidate = try #require(state[arn])
+                #expect(candidate.instance.agentConnected, "round \(round)")
+                #expect(Placement.shortfall(of: candidate.instance, for: demand) == nil, "round \(round)")
+                #expect(
+                    !constraints.distinctInstanceRequired || candidate.taskGroups["g", default: 0] == 0,
+                    "round \(round)"
+                )
+                state[arn]?.instance.reserved = candidate.instance.reserved + demand
+                state[arn]?.taskGroups["g", default: 0] += 1
+            }
+        }
     }
 
     @Test("resource shortfalls are named in ECS's words, CPU first")
