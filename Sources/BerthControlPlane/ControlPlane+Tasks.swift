@@ -252,8 +252,6 @@ extension ControlPlane {
         return (placed, failures)
     }
 
-    /// An instance with the groups of its unstopped tasks and its RUNNING count: what placement and the
-    /// query language see of it.
     /// An instance as placing tasks of `group` sees it, from the indexes: that group's tasks alone, which is
     /// all that `distinctInstance` and `spread` count (cheap enough to ask of every instance per call).
     func candidate(for instance: ContainerInstance, placing group: String) -> Placement.Candidate {
@@ -266,6 +264,8 @@ extension ControlPlane {
         )
     }
 
+    /// An instance with the groups of its unstopped tasks and its RUNNING count: what the query language
+    /// sees of it (memberOf, ListContainerInstances' filter).
     func candidate(for instance: ContainerInstance) -> Placement.Candidate {
         var groups: [String: Int] = [:]
         var running = 0
@@ -376,9 +376,9 @@ extension ControlPlane {
         return (found, failures)
     }
 
-    /// Task ARNs by filter; the desired status defaults to RUNNING, as in ECS.
-    /// The tasks a ListTasks call names, oldest first. Read from the narrowest index the filter allows, so
-    /// the STOPPED tasks kept for their retention cost nothing when RUNNING ones are listed.
+    /// Task ARNs by filter, oldest first; the desired status defaults to RUNNING, as in ECS. Read from the
+    /// narrowest index the filter allows, so the STOPPED tasks kept for their retention cost nothing when
+    /// RUNNING ones are listed.
     public func listTasks(_ filter: TaskListFilter) throws(ClusterError) -> [Listed<String>] {
         let cluster = try cluster(filter.cluster)
         var instanceArn: String?
