@@ -152,33 +152,13 @@ struct APIThroughputBench {
         let started = clock.now
         // A call refused (ServerException: its change conflicted with other replicas' too often) is counted,
         // not retried: how often that happens is part of the figure.
-        let (latencies, refused) = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
-            for client in 0..<clients {
-                let api = apis[client % count]
-                group.addTask {
-                    var latencies: [Duration] = []
-                    var refused = 0
-                    for _ in 0..<callsPerClient {
-                        let callStarted = clock.now
-                        guard let answer = try? await api.call("RunTask", runTask) else {
-                            refused += 1
-                            continue
-                        }
-                        let placed = (answer["tasks"] as? [Any])?.count ?? 0
-                        guard placed == tasksPerCall else { throw BenchError("RunTask placed \(placed): \(answer)") }
-                        latencies.append(clock.now - callStarted)
-                    }
-                    return (latencies, refused)
-                }
-            }
-            var all: [Duration] = []
-            var refused = 0
-            for try await part in group {
-                all += part.0
-                refused += part.1
-            }
-            return (all.sorted(), refused)
-        }
+        let (latencies, refused) = try await RunTaskClients(
+            apis: apis,
+            clients: clients,
+            cluster: cluster,
+            taskDefinition: "bench-api",
+            count: tasksPerCall
+        ).run(calls: clients * callsPerClient, refundRefused: false)
         let elapsed = clock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 

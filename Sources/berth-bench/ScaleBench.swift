@@ -4,7 +4,6 @@ import BerthTestSupport
 import Foundation
 import Logging
 import SigV4
-import Synchronization
 
 /// `make bench-scale` (`berth-bench scale`): the control plane with thousands of simulated hosts. For each
 /// fleet size and store, `berth control-plane` processes of the release binary (one on SQLite, one or
@@ -248,41 +247,15 @@ struct ScaleBench {
         let idleRSS = try processes.map { try RemoteAgentBench.resident($0.processIdentifier).total }.max() ?? 0
 
         // Placements.
-        let placed = PlacedCount()
         let placementStarted = clock.now
-        let (latencies, refused) = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
-            for client in 0..<clients {
-                let api = apis[client % replicas]
-                group.addTask {
-                    var latencies: [Duration] = []
-                    var refused = 0
-                    let request: [String: Any] = [
-                        "cluster": cluster, "taskDefinition": "bench-scale:1", "count": tasksPerCall,
-                    ]
-                    while placed.claim(tasksPerCall, upTo: options.tasks) {
-                        let started = clock.now
-                        guard let answer = try? await api.call("RunTask", request) else {
-                            refused += 1
-                            placed.unclaim(tasksPerCall)
-                            continue
-                        }
-                        let count = (answer["tasks"] as? [Any])?.count ?? 0
-                        guard count == tasksPerCall else {
-                            throw BenchError("RunTask placed \(count): \(answer["failures"] ?? "")")
-                        }
-                        latencies.append(clock.now - started)
-                    }
-                    return (latencies, refused)
-                }
-            }
-            var all: [Duration] = []
-            var refused = 0
-            for try await part in group {
-                all += part.0
-                refused += part.1
-            }
-            return (all.sorted(), refused)
-        }
+        // Refused calls are not counted against the tasks to place.
+        let (latencies, refused) = try await RunTaskClients(
+            apis: apis,
+            clients: clients,
+            cluster: cluster,
+            taskDefinition: "bench-scale:1",
+            count: tasksPerCall
+        ).run(calls: options.tasks / tasksPerCall, refundRefused: true)
         let placementTime = clock.now - placementStarted
         try await waitFor("\(options.tasks) tasks RUNNING", within: .seconds(900)) {
             fleet.current.running >= options.tasks
@@ -345,19 +318,6 @@ struct ScaleBench {
             rollout: rollout,
             overCommitted: overCommitted
         )
-    }
-
-    /// Claims of the tasks still to place, shared by the clients.
-    final class PlacedCount: Sendable {
-        private let count = Mutex(0)
-        func claim(_ tasks: Int, upTo limit: Int) -> Bool {
-            count.withLock {
-                guard $0 + tasks <= limit else { return false }
-                $0 += tasks
-                return true
-            }
-        }
-        func unclaim(_ tasks: Int) { count.withLock { $0 -= tasks } }
     }
 
     static func waitFor(
