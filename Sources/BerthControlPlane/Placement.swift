@@ -157,7 +157,9 @@ public enum Placement {
         public var failures: [PlacementFailure]
     }
 
-    /// Places `count` tasks one by one, each placement updating what the next one sees.
+    /// Places `count` tasks one by one, each placement updating what the next one sees. Only the instance
+    /// just chosen changes between placements, so each instance is judged once and then only the chosen one
+    /// again; spread counts are kept per value and moved by one at each placement.
     public static func place<Generator: RandomNumberGenerator>(
         count: Int,
         demand: Reservation,
@@ -170,23 +172,48 @@ public enum Placement {
         var candidates = initial
         var chosen: [String] = []
         var failures: [PlacementFailure] = []
-        for _ in 0..<count {
-            var eligible: [Int] = []
-            for (index, candidate) in candidates.enumerated() {
-                if let reason = refusal(of: candidate, demand: demand, group: group, constraints: constraints) {
-                    let failure = PlacementFailure(arn: candidate.instance.containerInstanceArn, reason: reason)
-                    if !failures.contains(failure) { failures.append(failure) }
-                } else {
-                    eligible.append(index)
-                }
+        var failuresSeen: Set<PlacementFailure> = []
+        func judge(_ index: Int) -> Bool {
+            let candidate = candidates[index]
+            guard let reason = refusal(of: candidate, demand: demand, group: group, constraints: constraints) else {
+                return true
             }
-            guard !eligible.isEmpty else { continue }
-            let pick = choose(among: eligible, candidates, group: group, strategies: strategies, using: &generator)
+            let failure = PlacementFailure(arn: candidate.instance.containerInstanceArn, reason: reason)
+            if failuresSeen.insert(failure).inserted { failures.append(failure) }
+            return false
+        }
+        var takes = candidates.indices.map(judge)
+        var spreads = strategies.filter { $0.type == "spread" }.map { SpreadCount(candidates, group: group, $0) }
+        for _ in 0..<count {
+            let eligible = candidates.indices.filter { takes[$0] }
+            guard !eligible.isEmpty else { break }
+            let pick = choose(among: eligible, candidates, spreads: spreads, strategies: strategies, using: &generator)
             candidates[pick].instance.reserved = candidates[pick].instance.reserved + demand
             candidates[pick].taskGroups[group, default: 0] += 1
+            for index in spreads.indices { spreads[index].placed(on: pick) }
             chosen.append(candidates[pick].instance.containerInstanceArn)
+            takes[pick] = judge(pick)
         }
         return Decision(instances: chosen, failures: chosen.count == count ? [] : failures)
+    }
+
+    /// A spread strategy's tally: each candidate's value of the field, and how many of the group's tasks
+    /// each value holds.
+    struct SpreadCount {
+        var values: [String]
+        var tasksByValue: [String: Int] = [:]
+
+        init(_ candidates: [Candidate], group: String, _ strategy: PlacementStrategy) {
+            let field = strategy.field ?? "instanceId"
+            values = candidates.map { spreadValue($0, field) }
+            for (index, candidate) in candidates.enumerated() {
+                tasksByValue[values[index], default: 0] += candidate.taskGroups[group, default: 0]
+            }
+        }
+
+        func tasks(at index: Int) -> Int { tasksByValue[values[index], default: 0] }
+
+        mutating func placed(on index: Int) { tasksByValue[values[index], default: 0] += 1 }
     }
 
     /// Whether ``placeRandomly(count:demand:group:instances:candidate:constraints:using:)`` decides as
@@ -279,27 +306,25 @@ public enum Placement {
     static func choose<Generator: RandomNumberGenerator>(
         among eligible: [Int],
         _ candidates: [Candidate],
-        group: String,
+        spreads: [SpreadCount],
         strategies: [PlacementStrategy],
         using generator: inout Generator
     ) -> Int {
         var remaining = eligible
-        for strategy in strategies where remaining.count > 1 {
+        var spreadIndex = 0
+        for strategy in strategies {
             switch strategy.type {
             case "binpack":
+                guard remaining.count > 1 else { continue }
                 let field = strategy.field?.lowercased() ?? "memory"
                 let least = remaining.map { candidates[$0].remaining(field) }.min()
                 remaining = remaining.filter { candidates[$0].remaining(field) == least }
             case "spread":
-                let field = strategy.field ?? "instanceId"
-                var countByValue: [String: Int] = [:]
-                for candidate in candidates {
-                    countByValue[spreadValue(candidate, field), default: 0] += candidate.taskGroups[group, default: 0]
-                }
-                let fewest = remaining.map { countByValue[spreadValue(candidates[$0], field), default: 0] }.min()
-                remaining = remaining.filter {
-                    countByValue[spreadValue(candidates[$0], field), default: 0] == fewest
-                }
+                let spread = spreads[spreadIndex]
+                spreadIndex += 1
+                guard remaining.count > 1 else { continue }
+                let fewest = remaining.map { spread.tasks(at: $0) }.min()
+                remaining = remaining.filter { spread.tasks(at: $0) == fewest }
             default:
                 continue
             }
