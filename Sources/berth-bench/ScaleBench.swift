@@ -51,10 +51,17 @@ struct ScaleBench {
         var overCommitted: Int
     }
 
+    static let usage = """
+        usage: berth-bench scale [--instances N,N,...] [--backends sqlite,pg1,pg3] [--tasks N]
+                 [--service-tasks N] [--idle-seconds N]
+        """
+
     static func parse(_ arguments: [String]) throws -> Options {
         var options = Options()
         var index = 0
         while index < arguments.count {
+            let known = ["--instances", "--backends", "--tasks", "--service-tasks", "--idle-seconds"]
+            guard known.contains(arguments[index]) else { throw BenchError("unknown argument '\(arguments[index])'") }
             guard index + 1 < arguments.count else { throw BenchError("\(arguments[index]) needs a value") }
             let value = arguments[index + 1]
             switch arguments[index] {
@@ -82,10 +89,7 @@ struct ScaleBench {
                 guard let seconds = Int(value), seconds > 0 else { throw BenchError("--idle-seconds: '\(value)'") }
                 options.idle = .seconds(seconds)
             default:
-                throw BenchError(
-                    "unknown argument '\(arguments[index])' (--instances N,N --backends sqlite,pg1,pg3 --tasks N "
-                        + "--service-tasks N --idle-seconds N)"
-                )
+                throw BenchError("unknown argument '\(arguments[index])'")
             }
             index += 2
         }
@@ -93,7 +97,17 @@ struct ScaleBench {
     }
 
     static func run(_ arguments: [String]) async throws {
-        let options = try parse(arguments)
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(usage)
+            return
+        }
+        let options: Options
+        do {
+            options = try parse(arguments)
+        } catch {
+            FileHandle.standardError.write(Data("berth-bench scale: \(error)\n\(usage)\n".utf8))
+            exit(2)
+        }
         BerthBench.raiseOpenFileLimit()
         say(
             "scale: \(ProcessInfo.processInfo.activeProcessorCount) cores; binary \(RemoteAgentBench.binary.path); "

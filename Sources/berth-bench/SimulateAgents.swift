@@ -86,6 +86,10 @@ struct SimulateAgents {
     }
 
     static func run(_ arguments: [String]) async throws {
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(usage)
+            return
+        }
         let options: Options
         do {
             options = try parse(arguments, environment: ProcessInfo.processInfo.environment)
