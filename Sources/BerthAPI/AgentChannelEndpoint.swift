@@ -39,12 +39,15 @@ public struct AgentChannelEndpoint: Sendable {
     let verifier: SigV4Verifier?
     let timing: Timing
     let logger: Logger
+    /// Heartbeats and manifests for every open channel: a service the server's application must run.
+    public let keeper: ChannelKeeper
 
     public init(controlPlane: ControlPlane, verifier: SigV4Verifier?, timing: Timing = Timing(), logger: Logger) {
         self.controlPlane = controlPlane
         self.verifier = verifier
         self.timing = timing
         self.logger = logger
+        self.keeper = ChannelKeeper(controlPlane: controlPlane, timing: timing, logger: logger)
     }
 
     /// The server of the ECS API with the payload channel beside it: HTTP/1.1 with the WebSocket upgrade of
@@ -182,7 +185,13 @@ public struct AgentChannelEndpoint: Sendable {
             logger[metadataKey: "instance"] = "\(peer.instanceArn)"
             return logger
         }()
-        let session = WebSocketAgentSession(peer: peer, outbound: outbound, logger: logger)
+        let session = WebSocketAgentSession(
+            peer: peer,
+            outbound: outbound,
+            openedAt: .now,
+            manifestInterval: timing.manifestInterval,
+            logger: logger
+        )
         do {
             try await controlPlane.agentConnected(instanceArn: peer.instanceArn, session: session)
         } catch {
@@ -191,19 +200,28 @@ public struct AgentChannelEndpoint: Sendable {
             try? await outbound.close(.policyViolation, reason: refusal.type)
             return
         }
-        // The session ends when the agent's side ends, or when its heartbeats go unanswered: a dead path
-        // never answers the close either, so the agent is counted disconnected at once, not when TCP gives
-        // up on the connection many minutes later.
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.manifests(session) }
-            group.addTask { await self.heartbeats(session) }
+        keeper.keep(session)
+        // The session ends when the agent's side ends, or when the control plane closes it (heartbeats
+        // unanswered, replaced, deregistered): a dead path never answers the close either, so reading stops
+        // and the agent is counted disconnected at once, not when TCP gives up many minutes later.
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.keeper.sendManifest(to: session)
+                return false
+            }
             group.addTask {
                 await self.read(inbound, session: session, logger: logger)
                 session.close(reason: "the agent closed the channel")
+                return true
             }
-            _ = await group.next()
+            group.addTask {
+                await session.untilClosed()
+                return true
+            }
+            while let ends = await group.next(), !ends {}
             group.cancelAll()
         }
+        keeper.release(session)
         await controlPlane.agentDisconnected(instanceArn: peer.instanceArn, session: session)
     }
 
@@ -286,147 +304,5 @@ public struct AgentChannelEndpoint: Sendable {
             stopTasks: stopTasks,
             generatedAt: generatedAt
         )
-    }
-
-    /// Sends the instance's task manifest now and every `manifestInterval`.
-    private func manifests(_ session: WebSocketAgentSession) async {
-        while !Task.isCancelled {
-            do {
-                let entries = try await controlPlane.taskManifest(instanceArn: session.peer.instanceArn)
-                await session.sendManifest(entries)
-            } catch {
-                logger.info("No manifest for the instance", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: timing.manifestInterval)
-        }
-    }
-
-    /// Sends a heartbeat whenever nothing was sent for `heartbeatInterval`; closes the connection, and
-    /// returns, when too many went unanswered.
-    private func heartbeats(_ session: WebSocketAgentSession) async {
-        while !Task.isCancelled {
-            let idleFor = session.idleFor()
-            if idleFor < timing.heartbeatInterval {
-                try? await Task.sleep(for: timing.heartbeatInterval - idleFor)
-                continue
-            }
-            if session.unansweredHeartbeats() >= timing.missedHeartbeatsBeforeClose {
-                logger.warning(
-                    "Agent missed its heartbeats: closing its channel",
-                    metadata: ["instance": "\(session.peer.instanceArn)"]
-                )
-                session.close(reason: "heartbeats unanswered")
-                return
-            }
-            await session.sendHeartbeat()
-        }
-    }
-}
-
-/// One agent's open payload channel, as the control plane holds it: payloads go out as ACS frames.
-final class WebSocketAgentSession: AgentSession {
-    let peer: AgentChannelEndpoint.Peer
-    private let outbound: WebSocketOutboundWriter
-    private let logger: Logger
-    private let state = Mutex(State())
-
-    private struct State {
-        var open = true
-        var lastSent = ContinuousClock.now
-        var unansweredHeartbeats = 0
-        var sequence = 0
-        var latestManifestID: String?
-        /// Milliseconds; each manifest's is greater than the last one's, so the agent can tell the newest.
-        var manifestTimeline: Int64 = 0
-    }
-
-    init(peer: AgentChannelEndpoint.Peer, outbound: WebSocketOutboundWriter, logger: Logger) {
-        self.peer = peer
-        self.outbound = outbound
-        self.logger = logger
-    }
-
-    func deliver(_ message: PayloadMessage) async -> Bool {
-        guard
-            let sequence = state.withLock({ state -> Int? in
-                guard state.open else { return nil }
-                state.sequence += 1
-                return state.sequence
-            })
-        else { return false }
-        let frame = ACSPayloadMessage(
-            message,
-            clusterArn: peer.clusterArn,
-            containerInstanceArn: peer.instanceArn,
-            seqNum: sequence,
-            generatedAt: ACSMessage.millisecondsSinceEpoch()
-        )
-        return await send(.payload(frame))
-    }
-
-    @discardableResult
-    func send(_ message: ACSMessage) async -> Bool {
-        guard state.withLock({ $0.open }) else { return false }
-        do {
-            try await outbound.writeTextMessage(message.frame())
-            state.withLock { $0.lastSent = .now }
-            return true
-        } catch {
-            logger.info("Cannot write to the agent's channel", metadata: ["error": "\(error)"])
-            close(reason: "write failed")
-            return false
-        }
-    }
-
-    func sendHeartbeat() async {
-        state.withLock { $0.unansweredHeartbeats += 1 }
-        await send(.heartbeat(ACSHeartbeatMessage(messageId: UUID().uuidString.lowercased(), healthy: true)))
-    }
-
-    /// Sends a TaskManifestMessage of `entries`; stop verifications answer the latest one only.
-    func sendManifest(_ entries: [ManifestEntry]) async {
-        let now = ACSMessage.millisecondsSinceEpoch()
-        let (messageID, timeline) = state.withLock { state -> (String, Int64) in
-            state.manifestTimeline = max(now, state.manifestTimeline + 1)
-            let messageID = UUID().uuidString.lowercased()
-            state.latestManifestID = messageID
-            return (messageID, state.manifestTimeline)
-        }
-        let manifest = ACSTaskManifestMessage(
-            messageId: messageID,
-            clusterArn: peer.clusterArn,
-            containerInstanceArn: peer.instanceArn,
-            tasks: entries.map {
-                ACSTaskIdentifier(
-                    taskArn: $0.taskArn,
-                    taskClusterArn: $0.clusterArn,
-                    desiredStatus: $0.desiredStatus.rawValue
-                )
-            },
-            generatedAt: now,
-            timeline: timeline
-        )
-        await send(.taskManifest(manifest))
-    }
-
-    func latestManifestID() -> String? { state.withLock { $0.latestManifestID } }
-
-    func heartbeatAnswered() { state.withLock { $0.unansweredHeartbeats = 0 } }
-
-    func unansweredHeartbeats() -> Int { state.withLock { $0.unansweredHeartbeats } }
-
-    func idleFor() -> Duration { ContinuousClock.now - state.withLock { $0.lastSent } }
-
-    func close(reason: String) {
-        let wasOpen = state.withLock { state -> Bool in
-            defer { state.open = false }
-            return state.open
-        }
-        guard wasOpen else { return }
-        let outbound = self.outbound
-        Task {
-            try? await outbound.writeTextMessage(ACSMessage.close(ACSCloseMessage(message: reason)).frame())
-            try? await outbound.close(.normalClosure, reason: nil)
-        }
     }
 }

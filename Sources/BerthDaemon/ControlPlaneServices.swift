@@ -99,6 +99,7 @@ public struct ControlPlaneServices: Sendable {
                 address: .hostname(listen.host, port: listen.port),
                 serverName: nil
             ),
+            services: [channel.keeper],
             onServerRunning: { _ in await onListening() },
             logger: logger
         )

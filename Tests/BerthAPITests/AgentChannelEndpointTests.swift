@@ -127,6 +127,7 @@ struct AgentChannelEndpointTests {
             ),
             server: channel.serverBuilder(),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            services: [channel.keeper],
             logger: logger
         )
         try await app.test(.live) { client in

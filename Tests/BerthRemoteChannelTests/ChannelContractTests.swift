@@ -77,6 +77,7 @@ struct ChannelContractTests {
                 ),
                 server: channel.serverBuilder(),
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+                services: [channel.keeper],
                 logger: logger
             )
             try await app.test(.live) { client in

@@ -45,6 +45,7 @@ struct SimulatedFleetTests {
             ),
             server: channel.serverBuilder(),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            services: [channel.keeper],
             logger: Self.logger
         )
         try await app.test(.live) { client in

@@ -61,12 +61,18 @@ public enum ACSMessage: Sendable, Hashable {
     }
 
     private static func frame<Message: Codable>(_ type: String, _ message: Message) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Every shape is made of strings, numbers, booleans, arrays and maps: encoding cannot fail.
         let data = (try? encoder.encode(Envelope(type: type, message: message))) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// One encoder for every frame (its settings never change, and it is safe to share): making one per
+    /// frame was a good part of a heartbeat's cost.
+    private static let encoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     /// Reads a frame. A frame of a type this side does not know returns nil (the ECS agent logs and drops
     /// those, so either side can add types); a frame that is not JSON, has no type or message, or whose
@@ -76,24 +82,12 @@ public enum ACSMessage: Sendable, Hashable {
         guard data.count <= maximumFrameSize else {
             throw ControlPlaneError(.badFrame, "a frame of \(data.count) bytes; at most \(maximumFrameSize) are read")
         }
-        let type: String
         do {
-            type = try JSONDecoder().decode(TypeOnly.self, from: data).type
+            return try JSONDecoder().decode(Frame.self, from: data).message
+        } catch let failure as MessageFailure {
+            throw ControlPlaneError(.badFrame, "\(failure.type): \(ACSDecodingFailure.describe(failure.error))")
         } catch {
             throw ControlPlaneError(.badFrame, "not an ACS frame: \(ACSDecodingFailure.describe(error))")
-        }
-        switch type {
-        case "PayloadMessage": return .payload(try message(of: type, in: data))
-        case "AckRequest": return .ack(try message(of: type, in: data))
-        case "NackRequest": return .nack(try message(of: type, in: data))
-        case "HeartbeatMessage": return .heartbeat(try message(of: type, in: data))
-        case "HeartbeatAckRequest": return .heartbeatAck(try message(of: type, in: data))
-        case "TaskManifestMessage": return .taskManifest(try message(of: type, in: data))
-        case "TaskStopVerificationMessage": return .taskStopVerification(try message(of: type, in: data))
-        case "TaskStopVerificationAck": return .taskStopVerificationAck(try message(of: type, in: data))
-        case "CloseMessage": return .close(try message(of: type, in: data))
-        case "ErrorMessage": return .error(try message(of: type, in: data))
-        default: return nil
         }
     }
 
@@ -102,21 +96,43 @@ public enum ACSMessage: Sendable, Hashable {
         Int64(date.timeIntervalSince1970 * 1000)
     }
 
-    private static func message<Message: Codable>(
-        of type: String,
-        in data: Data
-    ) throws(ControlPlaneError)
-        -> Message
-    {
-        do {
-            return try JSONDecoder().decode(Envelope<Message>.self, from: data).message
-        } catch {
-            throw ControlPlaneError(.badFrame, "\(type): \(ACSDecodingFailure.describe(error))")
+    /// A frame read in one pass: its type, then its message in that type's shape.
+    private struct Frame: Decodable {
+        let message: ACSMessage?
+
+        private enum Keys: String, CodingKey { case type, message }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            let type = try container.decode(String.self, forKey: .type)
+            func body<Message: Decodable>() throws -> Message {
+                do {
+                    return try container.decode(Message.self, forKey: .message)
+                } catch {
+                    throw MessageFailure(type: type, error: error)
+                }
+            }
+            message =
+                switch type {
+                case "PayloadMessage": .payload(try body())
+                case "AckRequest": .ack(try body())
+                case "NackRequest": .nack(try body())
+                case "HeartbeatMessage": .heartbeat(try body())
+                case "HeartbeatAckRequest": .heartbeatAck(try body())
+                case "TaskManifestMessage": .taskManifest(try body())
+                case "TaskStopVerificationMessage": .taskStopVerification(try body())
+                case "TaskStopVerificationAck": .taskStopVerificationAck(try body())
+                case "CloseMessage": .close(try body())
+                case "ErrorMessage": .error(try body())
+                default: nil
+                }
         }
     }
 
-    private struct TypeOnly: Decodable {
+    /// A frame of a known type whose message does not fit the type's shape.
+    private struct MessageFailure: Error {
         let type: String
+        let error: any Error
     }
 
     private struct Envelope<Message: Codable>: Codable {
