@@ -57,14 +57,14 @@ public struct AgentChannelEndpoint: Sendable {
         router.ws(
             RouterPath(stringLiteral: Self.path),
             shouldUpgrade: { request, _ in
-                switch await authorize(request.head) {
+                switch await authorizeInChild(request.head) {
                 case .success: .upgrade([:])
                 case .failure: .dontUpgrade
                 }
             },
             onUpgrade: { inbound, outbound, context in
                 // The same request was authorized a moment ago; its peer is read again from it.
-                guard case .success(let peer) = await authorize(context.request.head) else { return }
+                guard case .success(let peer) = await authorizeInChild(context.request.head) else { return }
                 await serve(peer, inbound: inbound, outbound: outbound)
             }
         )
@@ -111,6 +111,32 @@ public struct AgentChannelEndpoint: Sendable {
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+    }
+
+    /// ``authorize(_:)`` in a child task: the connection's task lives as long as the channel, and keeps
+    /// the largest stack its calls ever needed (see ``inChildTask(otherwise:_:)``).
+    func authorizeInChild(_ head: HTTPRequest) async -> Result<Peer, Refusal> {
+        await Self.inChildTask(
+            otherwise: .failure(
+                Refusal(type: "ServerException", message: "not authorized", status: .internalServerError)
+            )
+        ) { await authorize(head) }
+    }
+
+    /// Runs `work` in a child task and waits for it. A task keeps the largest stack its calls ever needed
+    /// for as long as it lives (the task allocator reuses its slabs and never frees them), and a channel's
+    /// tasks live for hours: deep one-off work (authorizing, connecting, handling a payload's
+    /// acknowledgement) done in a child gives its stack back when the child ends. At thousands of channels
+    /// this held a few tens of KiB each.
+    static func inChildTask<Value: Sendable>(
+        otherwise fallback: Value,
+        _ work: @escaping @Sendable () async -> Value
+    ) async -> Value {
+        await withTaskGroup(of: Value.self) { group in
+            group.addTask(operation: work)
+            // (One task was added: next() returns its value; the fallback is never used.)
+            return await group.next() ?? fallback
         }
     }
 
@@ -192,12 +218,17 @@ public struct AgentChannelEndpoint: Sendable {
             manifestInterval: timing.manifestInterval,
             logger: logger
         )
-        do {
-            try await controlPlane.agentConnected(instanceArn: peer.instanceArn, session: session)
-        } catch {
-            let refusal = Self.refusal(error)
-            await session.send(.error(ACSErrorMessage(message: "\(refusal.type): \(refusal.message)")))
-            try? await outbound.close(.policyViolation, reason: refusal.type)
+        let refused = await Self.inChildTask(otherwise: nil) { [controlPlane] () -> Refusal? in
+            do throws(ControlPlaneError) {
+                try await controlPlane.agentConnected(instanceArn: peer.instanceArn, session: session)
+                return nil
+            } catch {
+                return Self.refusal(error)
+            }
+        }
+        if let refused {
+            await session.send(.error(ACSErrorMessage(message: "\(refused.type): \(refused.message)")))
+            try? await outbound.close(.policyViolation, reason: refused.type)
             return
         }
         keeper.keep(session)
@@ -222,9 +253,13 @@ public struct AgentChannelEndpoint: Sendable {
             group.cancelAll()
         }
         keeper.release(session)
-        await controlPlane.agentDisconnected(instanceArn: peer.instanceArn, session: session)
+        await Self.inChildTask(otherwise: ()) { [controlPlane] in
+            await controlPlane.agentDisconnected(instanceArn: peer.instanceArn, session: session)
+        }
     }
 
+    /// Reads the agent's frames until it closes the channel. Heartbeat answers, most of what comes, are
+    /// taken here; the rest, which may run deep into the control plane, each in a child task.
     private func read(_ inbound: WebSocketInboundStream, session: WebSocketAgentSession, logger: Logger) async {
         do {
             for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
@@ -240,40 +275,66 @@ public struct AgentChannelEndpoint: Sendable {
                     await session.send(.error(ACSErrorMessage(message: error.message)))
                     continue
                 }
-                switch frame {
-                case .ack(let ack):
-                    try await controlPlane.payloadAcknowledged(
-                        messageID: ack.messageId,
-                        instanceArn: session.peer.instanceArn
-                    )
-                case .heartbeatAck:
+                let goesOn: Bool
+                if case .heartbeatAck = frame {
                     session.heartbeatAnswered()
-                    try await controlPlane.heartbeat(instanceArn: session.peer.instanceArn)
-                case .taskStopVerification(let verification):
-                    await session.send(
-                        .taskStopVerificationAck(await stopVerificationAck(verification, session: session))
-                    )
-                case .nack(let nack):
-                    logger.warning(
-                        "The agent could not take a payload; it is sent again when it reconnects",
-                        metadata: ["messageId": "\(nack.messageId)", "reason": "\(nack.reason ?? "")"]
-                    )
-                case .close(let close):
-                    logger.info("The agent closes the channel", metadata: ["reason": "\(close.message ?? "")"])
-                    return
-                case .some(let other):
-                    logger.debug("Frame not expected from an agent ignored", metadata: ["type": "\(other.typeName)"])
-                case nil:
-                    logger.debug("Frame of an unknown type ignored")
+                    goesOn = await self.goesOn(session) { () throws(ControlPlaneError) in
+                        try await controlPlane.heartbeat(instanceArn: session.peer.instanceArn)
+                    }
+                } else {
+                    goesOn = await Self.inChildTask(otherwise: true) {
+                        await self.handle(frame, session: session, logger: logger)
+                    }
                 }
+                guard goesOn else { return }
             }
-        } catch let error as ControlPlaneError {
-            // The instance was deregistered (or the store failed) while connected: tell the agent why.
-            let refusal = Self.refusal(error)
-            await session.send(.error(ACSErrorMessage(message: "\(refusal.type): \(refusal.message)")))
         } catch {
             logger.info("Payload channel ended", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Whether the channel goes on after `work`: not when the control plane refused it (the instance was
+    /// deregistered, or the store failed, while connected), which the agent is told.
+    private func goesOn(
+        _ session: WebSocketAgentSession,
+        after work: () async throws(ControlPlaneError) -> Void
+    ) async -> Bool {
+        do {
+            try await work()
+            return true
+        } catch {
+            let refusal = Self.refusal(error)
+            await session.send(.error(ACSErrorMessage(message: "\(refusal.type): \(refusal.message)")))
+            return false
+        }
+    }
+
+    /// Takes one frame other than a heartbeat answer; whether the channel goes on.
+    private func handle(_ frame: ACSMessage?, session: WebSocketAgentSession, logger: Logger) async -> Bool {
+        switch frame {
+        case .ack(let ack):
+            return await goesOn(session) { () throws(ControlPlaneError) in
+                try await controlPlane.payloadAcknowledged(
+                    messageID: ack.messageId,
+                    instanceArn: session.peer.instanceArn
+                )
+            }
+        case .taskStopVerification(let verification):
+            await session.send(.taskStopVerificationAck(await stopVerificationAck(verification, session: session)))
+        case .nack(let nack):
+            logger.warning(
+                "The agent could not take a payload; it is sent again when it reconnects",
+                metadata: ["messageId": "\(nack.messageId)", "reason": "\(nack.reason ?? "")"]
+            )
+        case .close(let close):
+            logger.info("The agent closes the channel", metadata: ["reason": "\(close.message ?? "")"])
+            return false
+        case .some(let other):
+            logger.debug("Frame not expected from an agent ignored", metadata: ["type": "\(other.typeName)"])
+        case nil:
+            logger.debug("Frame of an unknown type ignored")
+        }
+        return true
     }
 
     /// Answers a stop verification: of its candidates, the tasks the control plane confirms the agent may
