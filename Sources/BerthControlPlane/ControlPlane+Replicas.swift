@@ -59,12 +59,19 @@ extension ControlPlane {
     /// Sets each instance's `agentConnected` as it stands now (replicas die without a word); a change
     /// gives its cluster's services a pass.
     func refreshAgentConnectivity() {
+        let liveReplicas = Set(replicas.keys.filter(replicaIsLive))
+        if let last = connectivityRefreshedFor, last.instances == instances.generation,
+            last.liveReplicas == liveReplicas
+        {
+            return
+        }
         for (arn, instance) in instances.records {
             let connected = agentIsConnected(instance.value)
             guard connected != instance.value.agentConnected else { continue }
             instances[arn]?.value.agentConnected = connected
             servicesNeedPass(inCluster: instance.value.clusterArn)
         }
+        connectivityRefreshedFor = (instances.generation, liveReplicas)
     }
 
     /// One round of a replica's duties, run every second or so: store its heartbeat when due, take or renew
@@ -141,10 +148,15 @@ extension ControlPlane {
     }
 
     private func recordHeldAgents(_ sharing: Sharing, now: Timestamp) async {
+        // Agents connect and disconnect through instance writes, so nothing is to be made good while the
+        // instances stay as the last successful pass left them.
+        guard heldAgentsRecordedFor != instances.generation else { return }
         do {
-            try await transact { () throws(ClusterError) -> ([Staged], Void) in
+            let looked = try await transact { () throws(ClusterError) -> ([Staged], Int) in
+                let generation = instances.generation
                 var staged: [Staged] = []
-                for instance in instances.values.map(\.value) where instance.status != .inactive {
+                for (_, entry) in instances.records where entry.value.status != .inactive {
+                    let instance = entry.value
                     let held = sessions[instance.containerInstanceArn] != nil
                     if held, instance.agentReplica != sharing.replicaID {
                         staged.append(.instance(heldHere(instance, sharing)))
@@ -152,8 +164,10 @@ extension ControlPlane {
                         staged.append(.instance(releasedHere(instance, at: now)))
                     }
                 }
-                return (staged, ())
+                return (staged, generation)
             }
+            // (Its own writes move the generation on: the next pass finds nothing to do, and settles.)
+            heldAgentsRecordedFor = looked
         } catch {
             logger.warning("cannot store which agents this replica holds", metadata: ["error": "\(error)"])
         }
@@ -193,6 +207,7 @@ extension ControlPlane {
                 return ([.instance(releasedHere(instance, at: now))], ())
             }
         } catch {
+            heldAgentsRecordedFor = nil
             logger.warning(
                 "cannot store which replica holds the agent; retried with the next heartbeat",
                 metadata: ["instance": "\(instanceArn)", "error": "\(error)"]

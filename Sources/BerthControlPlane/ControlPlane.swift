@@ -113,6 +113,11 @@ public actor ControlPlane {
     var leases: [String: Versioned<LeaseRecord>] = [:]
     /// When this replica's heartbeat was last stored.
     var heartbeatStoredAt: Timestamp?
+    /// What the last passes over every instance saw (see ``refreshAgentConnectivity()`` and
+    /// ``maintainReplica()``): while neither the instances nor the live replicas changed, a pass would
+    /// change nothing, and at thousands of instances the passes were most of an idle replica's work.
+    var connectivityRefreshedFor: (instances: Int, liveReplicas: Set<String>)?
+    var heldAgentsRecordedFor: Int?
     /// Open payload streams by instance ARN.
     var sessions: [String: any AgentSession] = [:]
     /// Payloads sent and not yet acknowledged, by message ID.

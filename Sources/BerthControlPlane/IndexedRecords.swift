@@ -10,6 +10,8 @@ struct IndexedRecords<Value: Sendable, IndexKey: Hashable & Sendable>: Sendable 
 
     private(set) var records: [String: Entry] = [:]
     private var postings: [IndexKey: Set<String>] = [:]
+    /// Bumped on every write: a pass over all records can be skipped while it has not moved.
+    private(set) var generation = 0
     private let indexKeys: @Sendable (Value) -> [IndexKey]
 
     init(indexedBy indexKeys: @escaping @Sendable (Value) -> [IndexKey]) {
@@ -29,6 +31,7 @@ struct IndexedRecords<Value: Sendable, IndexKey: Hashable & Sendable>: Sendable 
                 for index in after where !before.contains(index) { postings[index, default: []].insert(key) }
             }
             records[key] = newValue
+            generation &+= 1
         }
     }
 
