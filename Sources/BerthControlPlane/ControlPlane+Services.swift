@@ -506,7 +506,7 @@ extension ControlPlane {
             var started: [ClusterTask] = []
             var unplaced: String?
             while remaining > 0 {
-                let batch = min(remaining, 10)
+                let batch = min(remaining, Self.serviceLaunchBatch)
                 let done = start.count - remaining
                 var launch = TaskLaunch(
                     cluster: service.clusterArn,

@@ -77,15 +77,21 @@ public struct TaskListFilter: Sendable, Hashable {
 extension ControlPlane {
     /// Places `count` tasks on the cluster's instances (RunTask), or one on each named instance (StartTask),
     /// persists them PENDING with their reservations, and sends them to the instances' agents.
+    /// How many tasks the service scheduler places in one decision.
+    static let serviceLaunchBatch = 100
+
     public func launch(
         _ request: TaskLaunch
     ) async throws(ClusterError) -> (tasks: [ClusterTask], failures: [PlacementFailure]) {
+        // The service scheduler places more at once than a caller may: each placement looks at every
+        // instance, and a service of thousands placed ten at a time looked at them hundreds of times.
+        let most = request.forService ? Self.serviceLaunchBatch : 10
         if let instances = request.containerInstances {
-            guard (1...10).contains(instances.count) else {
+            guard (1...most).contains(instances.count) else {
                 throw ClusterError.invalid("containerInstances must name between 1 and 10 instances.")
             }
         } else {
-            guard (1...10).contains(request.count) else {
+            guard (1...most).contains(request.count) else {
                 throw ClusterError.invalid("The count must be between 1 and 10.")
             }
         }

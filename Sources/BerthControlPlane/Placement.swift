@@ -200,20 +200,33 @@ public enum Placement {
     /// A spread strategy's tally: each candidate's value of the field, and how many of the group's tasks
     /// each value holds.
     struct SpreadCount {
-        var values: [String]
-        var tasksByValue: [String: Int] = [:]
+        /// Each candidate's value of the field, as a position in `tasksByValue`: a placement then costs
+        /// array reads, not a hash of an ARN per candidate.
+        var valueOf: [Int] = []
+        var tasksByValue: [Int] = []
 
         init(_ candidates: [Candidate], group: String, _ strategy: PlacementStrategy) {
             let field = strategy.field ?? "instanceId"
-            values = candidates.map { spreadValue($0, field) }
-            for (index, candidate) in candidates.enumerated() {
-                tasksByValue[values[index], default: 0] += candidate.taskGroups[group, default: 0]
+            var positions: [String: Int] = [:]
+            valueOf.reserveCapacity(candidates.count)
+            for candidate in candidates {
+                let value = spreadValue(candidate, field)
+                let position: Int
+                if let known = positions[value] {
+                    position = known
+                } else {
+                    position = tasksByValue.count
+                    positions[value] = position
+                    tasksByValue.append(0)
+                }
+                valueOf.append(position)
+                tasksByValue[position] += candidate.taskGroups[group, default: 0]
             }
         }
 
-        func tasks(at index: Int) -> Int { tasksByValue[values[index], default: 0] }
+        func tasks(at index: Int) -> Int { tasksByValue[valueOf[index]] }
 
-        mutating func placed(on index: Int) { tasksByValue[values[index], default: 0] += 1 }
+        mutating func placed(on index: Int) { tasksByValue[valueOf[index]] += 1 }
     }
 
     /// Whether ``placeRandomly(count:demand:group:instances:candidate:constraints:using:)`` decides as
