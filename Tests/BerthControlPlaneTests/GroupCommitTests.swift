@@ -9,58 +9,14 @@ import Testing
 /// Calls that decide while the store is busy are committed together, and undone together when that fails.
 @Suite("Group commit")
 struct GroupCommitTests {
-    /// An in-memory store whose commits the test can hold, then let through or fail.
-    actor HeldStore: ClusterStore {
-        let base = InMemoryClusterStore()
-        private(set) var commits = 0
-        private var holding = false
-        private var held: [CheckedContinuation<Bool, Never>] = []
-
-        /// Commits wait from now until ``release(failing:)``.
-        func hold() { holding = true }
-
-        /// Lets the held commits go on; with `failing`, they fail as a broken store would.
-        func release(failing: Bool) {
-            holding = false
-            let waiting = held
-            held = []
-            for commit in waiting { commit.resume(returning: failing) }
-        }
-
-        var waiting: Int { held.count }
-
-        func loadAll() async throws(ClusterStoreError) -> [StoredRecord] { await base.loadAll() }
-
-        func load(_ kind: RecordKind, keys: Set<String>) async throws(ClusterStoreError) -> [StoredRecord] {
-            await base.load(kind, keys: keys)
-        }
-
-        func commit(_ writes: [RecordWrite]) async throws(ClusterStoreError) {
-            if holding {
-                let fail = await withCheckedContinuation { held.append($0) }
-                if fail { throw .failed("the test failed this commit") }
-            }
-            commits += 1
-            try await base.commit(writes)
-        }
-
-        func feedPosition() async throws(ClusterStoreError) -> Int64 { try await base.feedPosition() }
-
-        func changes(after position: Int64) async throws(ClusterStoreError) -> ChangeBatch {
-            try await base.changes(after: position)
-        }
-
-        nonisolated func changeSignals() -> AsyncStream<Void> { base.changeSignals() }
-    }
-
     struct Setup {
-        let store: HeldStore
+        let store: ControlledStore
         let plane: ControlPlane
         let instanceArn: String
     }
 
     static func setUp() async throws -> Setup {
-        let store = HeldStore()
+        let store = ControlledStore()
         let plane = try await makeControlPlane(store: store)
         _ = try await plane.createCluster(name: nil)
         let instance = try await plane.registerContainerInstance(registration(memory: 4096))

@@ -1,7 +1,6 @@
 import BerthAgentChannel
 import BerthModel
 import BerthTestSupport
-import Synchronization
 import Testing
 
 @testable import BerthControlPlane
@@ -10,38 +9,9 @@ import Testing
 /// made good by the next round, and rounds with nothing changed write nothing and pass over no instance.
 @Suite("Control plane: a replica's rounds")
 struct ReplicaRoundTests {
-    /// A store whose commits fail while the test says so, as in a database outage.
-    actor FlakyStore: ClusterStore {
-        let base = InMemoryClusterStore()
-        private(set) var commits = 0
-        var failing = false
-
-        func fail(_ failing: Bool) { self.failing = failing }
-
-        func loadAll() async throws(ClusterStoreError) -> [StoredRecord] { await base.loadAll() }
-
-        func load(_ kind: RecordKind, keys: Set<String>) async throws(ClusterStoreError) -> [StoredRecord] {
-            await base.load(kind, keys: keys)
-        }
-
-        func commit(_ writes: [RecordWrite]) async throws(ClusterStoreError) {
-            if failing { throw .failed("the test failed this commit") }
-            commits += 1
-            try await base.commit(writes)
-        }
-
-        func feedPosition() async throws(ClusterStoreError) -> Int64 { try await base.feedPosition() }
-
-        func changes(after position: Int64) async throws(ClusterStoreError) -> ChangeBatch {
-            try await base.changes(after: position)
-        }
-
-        nonisolated func changeSignals() -> AsyncStream<Void> { base.changeSignals() }
-    }
-
     @Test("an agent's connection whose write failed is stored by the next round; idle rounds write nothing")
     func failedWriteMadeGood() async throws {
-        let store = FlakyStore()
+        let store = ControlledStore()
         let clock = RetentionTests.Clock()
         let settings = ControlPlane.Settings(
             region: "us-east-1",
