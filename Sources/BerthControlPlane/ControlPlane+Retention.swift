@@ -57,7 +57,7 @@ extension ControlPlane {
             var expired = Expired()
             // A task stopped while its host was away is kept until its agent has been told, or its instance is
             // gone: forgotten sooner, a host coming back would run it on with no one to stop it.
-            for task in tasks.values.map(\.value)
+            for task in tasks.values.lazy.map(\.value)
             where task.isStopped && due(task.stoppedAt, retention)
                 && (task.acknowledgedDesiredStatus == .stopped
                     || instances[task.containerInstanceArn].map { $0.value.status == .inactive } ?? true)
@@ -71,7 +71,7 @@ extension ControlPlane {
             }
             // A deleted record, dated from its deletion or, when that was not recorded, from its creation.
             func forget<Record>(
-                _ records: [Record],
+                _ records: some Sequence<Record>,
                 _ kind: RecordKind,
                 key: (Record) -> String,
                 deletedSince: (Record) -> Timestamp?

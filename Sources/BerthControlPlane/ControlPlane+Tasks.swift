@@ -178,7 +178,7 @@ extension ControlPlane {
                         count: request.count,
                         demand: demand,
                         group: group,
-                        instances: Array(instances.keys(.cluster(cluster.clusterArn))),
+                        instances: instances.keys(.cluster(cluster.clusterArn)),
                         candidate: { arn in
                             guard let instance = instances[arn]?.value, instance.status == .active else { return nil }
                             return candidate(for: instance, placing: group)

@@ -245,7 +245,7 @@ public enum Placement {
         count: Int,
         demand: Reservation,
         group: String,
-        instances: [String],
+        instances: some RandomAccessCollection<String>,
         candidate: (String) -> Candidate?,
         constraints: Constraints,
         using generator: inout Generator
@@ -275,7 +275,7 @@ public enum Placement {
                 }
             }
             if picked == nil {
-                var order = instances
+                var order = Array(instances)
                 for position in order.indices {
                     order.swapAt(position, Int.random(in: position..<order.count, using: &generator))
                     if takes(order[position]) {

@@ -58,6 +58,11 @@ struct IndexedRecordsTests {
             }
         }
         #expect(table.count == truth.count)
+        // Every record is found by its key and listed once, whichever slot a removal left it to reuse.
+        for (arn, task) in truth { #expect(table[arn]?.value.taskArn == task.taskArn, "\(arn)") }
+        let listed = table.records.map(\.key)
+        #expect(listed.count == truth.count && Set(listed) == Set(truth.keys))
+        #expect(Set(table.values.map(\.value.taskArn)) == Set(truth.keys))
         var expected: [TaskIndex: Set<String>] = [:]
         for task in truth.values {
             for key in TaskIndex.keys(of: task) { expected[key, default: []].insert(task.taskArn) }
@@ -77,13 +82,15 @@ struct IndexedRecordsTests {
             }
         }
         for index in every {
-            #expect(table.keys(index) == expected[index] ?? [], "\(index)")
+            #expect(Set(table.keys(index)) == expected[index] ?? [], "\(index)")
+            #expect(table.keys(index).count == table.count(index), "\(index)")
+            #expect(table.count(index) == expected[index]?.count ?? 0, "\(index)")
             #expect(Set(table.values(index).map(\.taskArn)) == expected[index] ?? [], "\(index)")
         }
         // Scans as the control plane made them before the indexes.
         for cluster in clusters {
             let live = truth.values.filter { $0.clusterArn == cluster && !$0.isStopped }.map(\.taskArn)
-            #expect(table.keys(.liveInCluster(cluster)) == Set(live))
+            #expect(Set(table.keys(.liveInCluster(cluster))) == Set(live))
         }
     }
 
