@@ -233,23 +233,17 @@ public struct AgentChannelEndpoint: Sendable {
         }
         keeper.keep(session)
         // The session ends when the agent's side ends, or when the control plane closes it (heartbeats
-        // unanswered, replaced, deregistered): a dead path never answers the close either, so reading stops
-        // and the agent is counted disconnected at once, not when TCP gives up many minutes later.
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await self.keeper.sendManifest(to: session)
-                return false
-            }
+        // unanswered, replaced, deregistered): a dead path never answers the close either, so reading is
+        // cancelled and the agent is counted disconnected at once, not when TCP gives up many minutes later.
+        // The group discards its children as they finish and this task does the waiting itself: every task
+        // a channel keeps alive holds its stack as long as the agent stays connected, thousands of times over.
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.keeper.sendManifest(to: session) }
             group.addTask {
                 await self.read(inbound, session: session, logger: logger)
                 session.close(reason: "the agent closed the channel")
-                return true
             }
-            group.addTask {
-                await session.untilClosed()
-                return true
-            }
-            while let ends = await group.next(), !ends {}
+            await session.untilClosed()
             group.cancelAll()
         }
         keeper.release(session)
@@ -263,33 +257,62 @@ public struct AgentChannelEndpoint: Sendable {
     private func read(_ inbound: WebSocketInboundStream, session: WebSocketAgentSession, logger: Logger) async {
         do {
             for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
-                guard case .text(let text) = message else {
-                    logger.warning("Binary frame on the payload channel ignored")
-                    continue
-                }
-                let frame: ACSMessage?
-                do {
-                    frame = try ACSMessage.parse(text)
-                } catch {
-                    logger.warning("Unreadable frame from the agent", metadata: ["error": "\(error.message)"])
-                    await session.send(.error(ACSErrorMessage(message: error.message)))
-                    continue
-                }
                 let goesOn: Bool
-                if case .heartbeatAck = frame {
+                switch Incoming(message) {
+                case .heartbeatAnswer:
                     session.heartbeatAnswered()
                     goesOn = await self.goesOn(session) { () throws(ControlPlaneError) in
                         try await controlPlane.heartbeat(instanceArn: session.peer.instanceArn)
                     }
-                } else {
+                case let incoming:
                     goesOn = await Self.inChildTask(otherwise: true) {
-                        await self.handle(frame, session: session, logger: logger)
+                        await self.take(incoming, session: session, logger: logger)
                     }
                 }
                 guard goesOn else { return }
             }
         } catch {
             logger.info("Payload channel ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A message from the agent as the read loop sees it. Its cases are boxed: whatever the loop holds
+    /// across a wait stays in its task's stack for as long as the channel is open, so it holds 8 bytes.
+    private indirect enum Incoming: Sendable {
+        case heartbeatAnswer
+        case frame(ACSMessage?)
+        case unreadable(ControlPlaneError)
+        case binary
+
+        init(_ message: WebSocketMessage) {
+            guard case .text(let text) = message else {
+                self = .binary
+                return
+            }
+            do throws(ControlPlaneError) {
+                let frame = try ACSMessage.parse(text)
+                if case .heartbeatAck = frame { self = .heartbeatAnswer } else { self = .frame(frame) }
+            } catch {
+                self = .unreadable(error)
+            }
+        }
+    }
+
+    /// Takes a message other than a heartbeat answer; whether the channel goes on.
+    private func take(_ incoming: Incoming, session: WebSocketAgentSession, logger: Logger) async -> Bool {
+        switch incoming {
+        case .heartbeatAnswer:
+            session.heartbeatAnswered()
+            return true
+        case .frame(let frame):
+            return await handle(frame, session: session, logger: logger)
+        case .unreadable(let error):
+            logger.warning("Unreadable frame from the agent", metadata: ["error": "\(error.message)"])
+            await session.send(.error(ACSErrorMessage(message: error.message)))
+            return true
+        case .binary:
+            logger.warning("Binary frame on the payload channel ignored")
+            return true
         }
     }
 
