@@ -106,7 +106,8 @@ extension ControlPlane {
         }
         try Placement.validate(request.placementStrategy)
         try Self.validate(tags: request.tags)
-        let fingerprint = String(describing: request)
+        // What a client token is checked against; only a call with a token needs it, and it is not cheap.
+        let fingerprint = request.clientToken == nil ? "" : String(describing: request)
         let now = settings.now()
         let (placed, failures) = try await transact {
             () throws(ClusterError) -> ([Staged], ([ClusterTask], [PlacementFailure])) in

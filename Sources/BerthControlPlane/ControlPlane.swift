@@ -192,7 +192,19 @@ public actor ControlPlane {
     // MARK: Names and ARNs
 
     func arn(_ resource: String) -> String {
-        ARN(region: settings.region, account: settings.account, resource: resource).description
+        Self.compact(ARN(region: settings.region, account: settings.account, resource: resource).description)
+    }
+
+    /// `text` in storage of its own size. Interpolation leaves up to as much spare capacity as text, and
+    /// an ARN lives as long as its record: two per task, 50,000 tasks.
+    static func compact(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { buffer in
+                _ = buffer.initialize(fromContentsOf: bytes)
+                return bytes.count
+            }
+        }
     }
 
     func clusterArn(_ name: String) -> String { arn("cluster/\(name)") }
