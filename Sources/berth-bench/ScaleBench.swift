@@ -44,6 +44,10 @@ struct ScaleBench {
         var p99: Duration
         var refused: Int
         var allRunning: Duration
+        /// CPU seconds per task, from the first RunTask until all are RUNNING: the control plane's
+        /// processes, and this one's (the simulated fleet and the clients), which share the machine.
+        var controlPlaneCPUPerTask: Double
+        var benchCPUPerTask: Double
         var loadedRSS: Double
         var bytesPerTask: Double
         var service: Duration
@@ -125,15 +129,20 @@ struct ScaleBench {
         say("")
         say(
             "| instances | store | register all | idle RSS | idle CPU | placements/s | p50 | p99 | all RUNNING after "
-                + "| RSS with tasks | bytes/task | service of \(options.serviceTasks) | rolling update | over-committed |"
+                + "| CPU/task control plane | CPU/task fleet+clients | RSS with tasks | bytes/task | service of \(options.serviceTasks) | rolling update | over-committed |"
         )
-        say("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        say("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for row in rows {
             say(
                 "| \(row.instances) | \(row.backend) | \(seconds(row.registration)) | "
                     + String(format: "%.1f MiB | %.1f%% | %.0f", row.idleRSS, row.idleCPU, row.placementsPerSecond)
                     + (row.refused > 0 ? " (\(row.refused) refused)" : "")
                     + " | \(BerthBench.ms(row.p50)) | \(BerthBench.ms(row.p99)) | \(seconds(row.allRunning)) | "
+                    + String(
+                        format: "%.2f ms | %.2f ms | ",
+                        row.controlPlaneCPUPerTask * 1000,
+                        row.benchCPUPerTask * 1000
+                    )
                     + String(format: "%.1f MiB | %.0f", row.loadedRSS, row.bytesPerTask)
                     + " | \(seconds(row.service)) | \(seconds(row.rollout)) | \(row.overCommitted) |"
             )
@@ -147,6 +156,11 @@ struct ScaleBench {
             + ", p50 \(BerthBench.ms(row.p50)), p99 \(BerthBench.ms(row.p99))"
             + (row.refused > 0 ? " (\(row.refused) calls refused)" : "")
             + "; all RUNNING after \(seconds(row.allRunning)); "
+            + String(
+                format: "CPU per task placed and RUNNING: control plane %.2f ms, simulated fleet and clients %.2f ms; ",
+                row.controlPlaneCPUPerTask * 1000,
+                row.benchCPUPerTask * 1000
+            )
             + String(format: "RSS with tasks %.1f MiB (%.0f bytes/task); ", row.loadedRSS, row.bytesPerTask)
             + "service to RUNNING \(seconds(row.service)), rolling update \(seconds(row.rollout)); "
             + "over-committed instances: \(row.overCommitted)"
@@ -262,6 +276,8 @@ struct ScaleBench {
 
         // Placements.
         let placementStarted = clock.now
+        let placementCPU = try processes.map { try cpuSeconds($0.processIdentifier) }.reduce(0, +)
+        let benchCPU = try cpuSeconds(getpid())
         // Refused calls are not counted against the tasks to place.
         let (latencies, refused) = try await RunTaskClients(
             apis: apis,
@@ -275,6 +291,8 @@ struct ScaleBench {
             fleet.current.running >= options.tasks
         }
         let allRunning = clock.now - placementStarted
+        let placingCPU = try processes.map { try cpuSeconds($0.processIdentifier) }.reduce(0, +) - placementCPU
+        let placingBenchCPU = try cpuSeconds(getpid()) - benchCPU
         try await Task.sleep(for: .seconds(3))
         let loadedRSS = try processes.map { try RemoteAgentBench.resident($0.processIdentifier).total }.max() ?? 0
 
@@ -326,6 +344,8 @@ struct ScaleBench {
             p99: latencies.isEmpty ? .zero : latencies[latencies.count * 99 / 100],
             refused: refused,
             allRunning: allRunning,
+            controlPlaneCPUPerTask: placingCPU / Double(max(1, options.tasks)),
+            benchCPUPerTask: placingBenchCPU / Double(max(1, options.tasks)),
             loadedRSS: loadedRSS,
             bytesPerTask: (loadedRSS - idleRSS) * 1_048_576 / Double(max(1, placedCount)),
             service: serviceTime,
