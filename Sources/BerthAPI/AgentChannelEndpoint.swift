@@ -302,7 +302,7 @@ public struct AgentChannelEndpoint: Sendable {
     private func take(_ incoming: Incoming, session: WebSocketAgentSession, logger: Logger) async -> Bool {
         switch incoming {
         case .heartbeatAnswer:
-            session.heartbeatAnswered()
+            // (The read loop takes these itself, without a child task; none comes here.)
             return true
         case .frame(let frame):
             return await handle(frame, session: session, logger: logger)

@@ -75,11 +75,11 @@ public struct TaskListFilter: Sendable, Hashable {
 }
 
 extension ControlPlane {
-    /// Places `count` tasks on the cluster's instances (RunTask), or one on each named instance (StartTask),
-    /// persists them PENDING with their reservations, and sends them to the instances' agents.
     /// How many tasks the service scheduler places in one decision.
     static let serviceLaunchBatch = 100
 
+    /// Places `count` tasks on the cluster's instances (RunTask), or one on each named instance (StartTask),
+    /// persists them PENDING with their reservations, and sends them to the instances' agents.
     public func launch(
         _ request: TaskLaunch
     ) async throws(ClusterError) -> (tasks: [ClusterTask], failures: [PlacementFailure]) {

@@ -265,18 +265,23 @@ struct ScaleBench {
         }
         let registration = clock.now - registrationStarted
 
+        /// CPU seconds the control plane's processes have used so far.
+        func controlPlaneCPU() throws -> Double {
+            try processes.map { try cpuSeconds($0.processIdentifier) }.reduce(0, +)
+        }
+
         // At rest: heartbeats only.
         try await Task.sleep(for: .seconds(5))
-        let cpuBefore = try processes.map { try cpuSeconds($0.processIdentifier) }.reduce(0, +)
+        let cpuBefore = try controlPlaneCPU()
         let restStarted = clock.now
         try await Task.sleep(for: options.idle)
-        let cpuAfter = try processes.map { try cpuSeconds($0.processIdentifier) }.reduce(0, +)
+        let cpuAfter = try controlPlaneCPU()
         let idleCPU = (cpuAfter - cpuBefore) / (clock.now - restStarted).seconds * 100
         let idleRSS = try processes.map { try RemoteAgentBench.resident($0.processIdentifier).total }.max() ?? 0
 
         // Placements.
         let placementStarted = clock.now
-        let placementCPU = try processes.map { try cpuSeconds($0.processIdentifier) }.reduce(0, +)
+        let placementCPU = try controlPlaneCPU()
         let benchCPU = try cpuSeconds(getpid())
         // Refused calls are not counted against the tasks to place.
         let (latencies, refused) = try await RunTaskClients(
@@ -291,7 +296,7 @@ struct ScaleBench {
             fleet.current.running >= options.tasks
         }
         let allRunning = clock.now - placementStarted
-        let placingCPU = try processes.map { try cpuSeconds($0.processIdentifier) }.reduce(0, +) - placementCPU
+        let placingCPU = try controlPlaneCPU() - placementCPU
         let placingBenchCPU = try cpuSeconds(getpid()) - benchCPU
         try await Task.sleep(for: .seconds(3))
         let loadedRSS = try processes.map { try RemoteAgentBench.resident($0.processIdentifier).total }.max() ?? 0
