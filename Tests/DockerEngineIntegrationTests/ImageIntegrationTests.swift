@@ -103,7 +103,9 @@ struct ImageIntegrationTests {
                 #expect(
                     error?.message == "pull image 127.0.0.1:\(port)/stalled/app:latest: no progress for 2s; cancelled"
                 )
-                #expect(elapsed >= .seconds(2) && elapsed < .seconds(15))
+                // Not before the timeout; how long after it is up to the machine's load (the message says which
+                // timeout ended it).
+                #expect(elapsed >= .seconds(2))
                 #expect(registry.requests.contains { $0.path.hasSuffix("/manifests/latest") })
                 // The daemon is fine afterwards.
                 try await docker.ping()
