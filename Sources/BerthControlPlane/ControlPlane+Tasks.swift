@@ -174,6 +174,7 @@ extension ControlPlane {
                 decision = Placement.Decision(instances: chosen, failures: [])
             } else {
                 if Placement.placesRandomly(request.placementStrategy, constraints) {
+                    let here = settings.sharing?.replicaID
                     // Without looking at every instance: RunTask's cost stays that of the tasks it places.
                     decision = Placement.placeRandomly(
                         count: request.count,
@@ -185,6 +186,9 @@ extension ControlPlane {
                             return candidate(for: instance, placing: group)
                         },
                         constraints: constraints,
+                        // With replicas, the instances whose agents this one holds: it delivers their tasks
+                        // itself, and other replicas' placements seldom write those instances.
+                        preferring: { arn in here == nil || instances[arn]?.value.agentReplica == here },
                         using: &generator
                     )
                     if decision.instances.isEmpty,

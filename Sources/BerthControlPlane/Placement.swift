@@ -241,6 +241,11 @@ public enum Placement {
     /// (as `place` makes it), and costs a look or two while most instances have room. Every instance is
     /// looked at only when a task finds no home, to say why. `candidate` gives an ACTIVE instance as
     /// placement sees it, nil for one that takes no tasks (DRAINING, INACTIVE, gone).
+    ///
+    /// The first half of the draws keep only instances `preferred` says yes to, so that a task goes to one
+    /// of those that can take it when there are any to be drawn; the rest of the draws, and the shuffle
+    /// after them, take any instance. (Replicas prefer the instances whose agents they hold: another
+    /// replica seldom writes those, so their commits seldom conflict.)
     public static func placeRandomly<Generator: RandomNumberGenerator>(
         count: Int,
         demand: Reservation,
@@ -248,6 +253,7 @@ public enum Placement {
         instances: some RandomAccessCollection<String>,
         candidate: (String) -> Candidate?,
         constraints: Constraints,
+        preferring preferred: (String) -> Bool = { _ in true },
         using generator: inout Generator
     ) -> Decision {
         var seen: [String: Candidate?] = [:]
@@ -267,8 +273,10 @@ public enum Placement {
             // A few instances drawn at random, the first that can take the task kept; then, when those were
             // all full, the first that can in a random order of them all (a partial Fisher-Yates shuffle,
             // drawn as far as needed). Either way a uniform choice among those that can.
-            for _ in 0..<min(32, instances.count) {
+            let draws = min(32, instances.count)
+            for draw in 0..<draws {
                 guard let arn = instances.randomElement(using: &generator) else { break }
+                if draw < draws / 2, !preferred(arn) { continue }
                 if takes(arn) {
                     picked = arn
                     break
