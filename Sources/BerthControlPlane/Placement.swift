@@ -272,7 +272,8 @@ public enum Placement {
             var picked: String?
             // A few instances drawn at random, the first that can take the task kept; then, when those were
             // all full, the first that can in a random order of them all (a partial Fisher-Yates shuffle,
-            // drawn as far as needed). Either way a uniform choice among those that can.
+            // drawn as far as needed). Either way a uniform choice among those that can (among the preferred
+            // ones that can, when the first half of the draws found one).
             let draws = min(32, instances.count)
             for draw in 0..<draws {
                 guard let arn = instances.randomElement(using: &generator) else { break }
