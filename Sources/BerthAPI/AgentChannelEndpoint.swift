@@ -28,6 +28,9 @@ public struct AgentChannelEndpoint: Sendable {
         public var heartbeatInterval: Duration = .seconds(20)
         /// The connection is closed when this many heartbeats in a row went unanswered.
         public var missedHeartbeatsBeforeClose = 2
+        /// A heartbeat still being written after this long means the agent no longer reads its channel,
+        /// which is then closed; nil: one heartbeat interval.
+        public var heartbeatWriteLimit: Duration? = nil
         /// A TaskManifestMessage is sent when the agent connects and then this often, so that an agent
         /// learns of tasks the control plane no longer places on it (and stops them, once confirmed).
         public var manifestInterval: Duration = .seconds(300)

@@ -30,7 +30,9 @@ struct ChannelLiveness: Sendable, Hashable {
     /// manifest in flight, so that the next look does not send them again.
     mutating func take(at now: ContinuousClock.Instant, timing: AgentChannelEndpoint.Timing) -> Duties {
         var duties = Duties()
-        if let started = heartbeatWriteStartedAt, now - started >= timing.heartbeatInterval {
+        if let started = heartbeatWriteStartedAt,
+            now - started >= timing.heartbeatWriteLimit ?? timing.heartbeatInterval
+        {
             duties.close = "the agent does not read its channel"
             return duties
         }

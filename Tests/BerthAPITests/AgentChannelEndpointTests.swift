@@ -262,9 +262,11 @@ struct AgentChannelEndpointTests {
         var timing = AgentChannelEndpoint.Timing()
         timing.heartbeatInterval = .milliseconds(100)
         // Answered: heartbeats keep coming on an idle channel, each with its own ID, and the acks are taken.
-        // (How late an ack may come is not what is tested here: the bound is set far away, so that a
-        // loaded machine's slow answers cannot close the channel.)
+        // (How late an ack may come, or how long a heartbeat takes to write, is not what is tested here: the
+        // bounds are set far away, so that a loaded machine's slow answers and writes cannot close the
+        // channel. With the write bound at the 100 ms interval, CI closed it and the ack met a closed channel.)
         timing.missedHeartbeatsBeforeClose = 1000
+        timing.heartbeatWriteLimit = .seconds(3600)
         try await Self.withServer(timing: timing) { server in
             try await server.connect { inbound, outbound, _ in
                 var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()

@@ -48,7 +48,9 @@ struct ChannelLivenessTests {
         #expect(liveness.take(at: Self.at(229), timing: Self.timing) == .init())
     }
 
-    @Test("a heartbeat that cannot be written for a whole interval closes the channel")
+    @Test(
+        "a heartbeat that cannot be written for a whole interval closes the channel, or for the write limit when one is set"
+    )
     func stuckWrite() {
         var liveness = ChannelLiveness(openedAt: Self.opened, manifestInterval: Self.timing.manifestInterval)
         #expect(liveness.take(at: Self.at(20), timing: Self.timing) == .init(heartbeat: true))
@@ -56,6 +58,13 @@ struct ChannelLivenessTests {
         #expect(
             liveness.take(at: Self.at(40), timing: Self.timing) == .init(close: "the agent does not read its channel")
         )
+
+        var limited = Self.timing
+        limited.heartbeatWriteLimit = .seconds(50)
+        liveness = ChannelLiveness(openedAt: Self.opened, manifestInterval: limited.manifestInterval)
+        #expect(liveness.take(at: Self.at(20), timing: limited) == .init(heartbeat: true))
+        #expect(liveness.take(at: Self.at(69), timing: limited) == .init())
+        #expect(liveness.take(at: Self.at(70), timing: limited) == .init(close: "the agent does not read its channel"))
     }
 
     @Test("manifests: the first goes on opening, then one per interval after the last went out")
