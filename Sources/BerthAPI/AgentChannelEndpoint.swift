@@ -5,7 +5,6 @@ import Foundation
 import HTTPTypes
 public import Hummingbird
 public import HummingbirdCore
-import HummingbirdWebSocket
 public import Logging
 import NIOCore
 import NIOWebSocket
@@ -54,29 +53,9 @@ public struct AgentChannelEndpoint: Sendable {
     }
 
     /// The server of the ECS API with the payload channel beside it: HTTP/1.1 with the WebSocket upgrade of
-    /// `/ws`, frames up to ``ACSMessage/maximumFrameSize``.
+    /// `/ws`, frames up to ``ACSMessage/maximumFrameSize`` (see ``AgentChannelServerChannel``).
     public func serverBuilder() -> HTTPServerBuilder {
-        let router = Router(context: BasicWebSocketRequestContext.self)
-        router.ws(
-            RouterPath(stringLiteral: Self.path),
-            shouldUpgrade: { request, _ in
-                switch await authorizeInChild(request.head) {
-                case .success: .upgrade([:])
-                case .failure: .dontUpgrade
-                }
-            },
-            onUpgrade: { inbound, outbound, context in
-                // The same request was authorized a moment ago; its peer is read again from it.
-                guard case .success(let peer) = await authorizeInChild(context.request.head) else { return }
-                await serve(peer, inbound: inbound, outbound: outbound)
-            }
-        )
-        return .http1WebSocketUpgrade(
-            webSocketRouter: router,
-            configuration: .init(
-                ws: WebSocketServerConfiguration(maxFrameSize: ACSMessage.maximumFrameSize, autoPing: .disabled)
-            )
-        )
+        HTTPServerBuilder { responder in AgentChannelServerChannel(responder: responder, endpoint: self) }
     }
 
     /// `GET /ws` that was not upgraded lands on the API's router: it is answered with why.
@@ -109,42 +88,21 @@ public struct AgentChannelEndpoint: Sendable {
         var message: String
         var status: HTTPResponse.Status
 
+        /// `{"<Exception>": "message"}`, as the ECS agent reads a refusal.
+        var body: Data { (try? JSONEncoder().encode([type: message])) ?? Data() }
+
         var response: Response {
-            let body = (try? JSONEncoder().encode([type: message])) ?? Data()
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
     }
 
-    /// ``authorize(_:)`` in a child task: the connection's task lives as long as the channel, and keeps
-    /// the largest stack its calls ever needed (see ``inChildTask(otherwise:_:)``).
-    func authorizeInChild(_ head: HTTPRequest) async -> Result<Peer, Refusal> {
-        await Self.inChildTask(
-            otherwise: .failure(
-                Refusal(type: "ServerException", message: "not authorized", status: .internalServerError)
-            )
-        ) { await authorize(head) }
-    }
-
-    /// Runs `work` in a child task and waits for it. A task keeps the largest stack its calls ever needed
-    /// for as long as it lives (the task allocator reuses its slabs and never frees them), and a channel's
-    /// tasks live for hours: deep one-off work (authorizing, connecting, handling a payload's
-    /// acknowledgement) done in a child gives its stack back when the child ends. At thousands of channels
-    /// this held a few tens of KiB each.
-    static func inChildTask<Value: Sendable>(
-        otherwise fallback: Value,
-        _ work: @escaping @Sendable () async -> Value
-    ) async -> Value {
-        await withTaskGroup(of: Value.self) { group in
-            group.addTask(operation: work)
-            // (One task was added: next() returns its value; the fallback is never used.)
-            return await group.next() ?? fallback
-        }
-    }
-
     func authorize(_ head: HTTPRequest) async -> Result<Peer, Refusal> {
         let components = URLComponents(string: head.path ?? "")
+        guard components?.path == Self.path else {
+            return .failure(Refusal(type: "ClientException", message: "Not the payload channel.", status: .notFound))
+        }
         let query = components?.percentEncodedQuery ?? ""
         var accessKeyID: String?
         if let verifier {
@@ -207,115 +165,77 @@ public struct AgentChannelEndpoint: Sendable {
 
     // MARK: The channel
 
-    /// Runs one agent's channel until either side closes it or its heartbeats go unanswered.
-    func serve(_ peer: Peer, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let logger = {
-            var logger = self.logger
-            logger[metadataKey: "instance"] = "\(peer.instanceArn)"
-            return logger
-        }()
+    /// The connection of an upgraded channel for `peer`: it connects the agent as its first work.
+    func open(_ peer: Peer, channel: any Channel) -> AgentChannelConnection {
+        var logger = self.logger
+        logger[metadataKey: "instance"] = "\(peer.instanceArn)"
         let session = WebSocketAgentSession(
             peer: peer,
-            outbound: outbound,
+            channel: channel,
             openedAt: .now,
             manifestInterval: timing.manifestInterval,
             logger: logger
         )
-        let refused = await Self.inChildTask(otherwise: nil) { [controlPlane] () -> Refusal? in
-            do throws(ControlPlaneError) {
-                try await controlPlane.agentConnected(instanceArn: peer.instanceArn, session: session)
-                return nil
-            } catch {
-                return Self.refusal(error)
-            }
-        }
-        if let refused {
-            await session.send(.error(ACSErrorMessage(message: "\(refused.type): \(refused.message)")))
-            try? await outbound.close(.policyViolation, reason: refused.type)
-            return
+        return AgentChannelConnection(endpoint: self, session: session, channel: channel)
+    }
+
+    /// Gives the control plane the agent's session and sends it its manifest; false when the control plane
+    /// refuses it, which the agent is told before the channel closes.
+    func connect(_ session: WebSocketAgentSession) async -> Bool {
+        do throws(ControlPlaneError) {
+            try await controlPlane.agentConnected(instanceArn: session.peer.instanceArn, session: session)
+        } catch {
+            let refused = Self.refusal(error)
+            session.refuse(
+                .error(ACSErrorMessage(message: "\(refused.type): \(refused.message)")),
+                code: .policyViolation,
+                reason: refused.type
+            )
+            return false
         }
         keeper.keep(session)
-        // The session ends when the agent's side ends, or when the control plane closes it (heartbeats
-        // unanswered, replaced, deregistered): a dead path never answers the close either, so reading is
-        // cancelled and the agent is counted disconnected at once, not when TCP gives up many minutes later.
-        // The group discards its children as they finish and this task does the waiting itself: every task
-        // a channel keeps alive holds its stack as long as the agent stays connected, thousands of times over.
-        await withDiscardingTaskGroup { group in
-            group.addTask { await self.keeper.sendManifest(to: session) }
-            group.addTask {
-                await self.read(inbound, session: session, logger: logger)
-                session.close(reason: "the agent closed the channel")
-            }
-            await session.untilClosed()
-            group.cancelAll()
-        }
+        // Beside the channel's work, so that frames are not held up while the manifest is gathered.
+        Task { await keeper.sendManifest(to: session) }
+        return true
+    }
+
+    /// The agent's channel ended: the control plane no longer counts it connected.
+    func disconnected(_ session: WebSocketAgentSession) async {
+        await controlPlane.agentDisconnected(instanceArn: session.peer.instanceArn, session: session)
+        // Last: a shutting-down keeper waits for its sessions to be let go of (``ChannelKeeper/run()``).
         keeper.release(session)
-        await Self.inChildTask(otherwise: ()) { [controlPlane] in
-            await controlPlane.agentDisconnected(instanceArn: peer.instanceArn, session: session)
-        }
     }
 
-    /// Reads the agent's frames until it closes the channel. Heartbeat answers, most of what comes, are
-    /// taken here; the rest, which may run deep into the control plane, each in a child task.
-    private func read(_ inbound: WebSocketInboundStream, session: WebSocketAgentSession, logger: Logger) async {
-        do {
-            for try await message in inbound.messages(maxSize: ACSMessage.maximumFrameSize) {
-                let goesOn: Bool
-                switch Incoming(message) {
-                case .heartbeatAnswer:
-                    session.heartbeatAnswered()
-                    goesOn = await self.goesOn(session) { () throws(ControlPlaneError) in
-                        try await controlPlane.heartbeat(instanceArn: session.peer.instanceArn)
-                    }
-                case let incoming:
-                    goesOn = await Self.inChildTask(otherwise: true) {
-                        await self.take(incoming, session: session, logger: logger)
-                    }
-                }
-                guard goesOn else { return }
+    /// Takes one text frame from the agent; whether the channel goes on.
+    func take(_ text: String, session: WebSocketAgentSession) async -> Bool {
+        switch Incoming(text) {
+        case .heartbeatAnswer:
+            session.heartbeatAnswered()
+            return await goesOn(session) { () throws(ControlPlaneError) in
+                try await controlPlane.heartbeat(instanceArn: session.peer.instanceArn)
             }
-        } catch {
-            logger.info("Payload channel ended", metadata: ["error": "\(error)"])
+        case .frame(let frame):
+            return await handle(frame, session: session, logger: session.logger)
+        case .unreadable(let error):
+            session.logger.warning("Unreadable frame from the agent", metadata: ["error": "\(error.message)"])
+            await session.send(.error(ACSErrorMessage(message: error.message)))
+            return true
         }
     }
 
-    /// A message from the agent as the read loop sees it. Its cases are boxed: whatever the loop holds
-    /// across a wait stays in its task's stack for as long as the channel is open, so it holds 8 bytes.
-    private indirect enum Incoming: Sendable {
+    /// A text frame from the agent, read.
+    private enum Incoming: Sendable {
         case heartbeatAnswer
         case frame(ACSMessage?)
         case unreadable(ControlPlaneError)
-        case binary
 
-        init(_ message: WebSocketMessage) {
-            guard case .text(let text) = message else {
-                self = .binary
-                return
-            }
+        init(_ text: String) {
             do throws(ControlPlaneError) {
                 let frame = try ACSMessage.parse(text)
                 if case .heartbeatAck = frame { self = .heartbeatAnswer } else { self = .frame(frame) }
             } catch {
                 self = .unreadable(error)
             }
-        }
-    }
-
-    /// Takes a message other than a heartbeat answer; whether the channel goes on.
-    private func take(_ incoming: Incoming, session: WebSocketAgentSession, logger: Logger) async -> Bool {
-        switch incoming {
-        case .heartbeatAnswer:
-            // (The read loop takes these itself, without a child task; none comes here.)
-            return true
-        case .frame(let frame):
-            return await handle(frame, session: session, logger: logger)
-        case .unreadable(let error):
-            logger.warning("Unreadable frame from the agent", metadata: ["error": "\(error.message)"])
-            await session.send(.error(ACSErrorMessage(message: error.message)))
-            return true
-        case .binary:
-            logger.warning("Binary frame on the payload channel ignored")
-            return true
         }
     }
 

@@ -32,7 +32,6 @@ public final class ChannelKeeper: Service, Sendable {
     }
 
     public func run() async {
-        // A graceful shutdown ends the loop; the server closes the channels themselves.
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled {
@@ -53,6 +52,19 @@ public final class ChannelKeeper: Service, Sendable {
                     try? await Task.sleep(for: self.tick)
                 }
             }
+        }
+        await closeAll()
+    }
+
+    /// Closes every open channel, so that its agent connects again (to another replica, if there is
+    /// one), and waits a while for the control plane to count them disconnected.
+    private func closeAll() async {
+        for session in open.withLock({ Array($0.values) }) {
+            session.close(reason: "the control plane is shutting down")
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline, !Task.isCancelled, !open.withLock({ $0.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 

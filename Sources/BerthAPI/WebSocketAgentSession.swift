@@ -2,8 +2,8 @@ import BerthAgentChannel
 import BerthControlPlane
 import BerthModel
 import Foundation
-import HummingbirdWebSocket
 import Logging
+import NIOCore
 import NIOWebSocket
 import Synchronization
 
@@ -11,8 +11,8 @@ import Synchronization
 /// keeps it alive (heartbeats, manifests) is decided by the ``ChannelKeeper`` from its ``ChannelLiveness``.
 final class WebSocketAgentSession: AgentSession {
     let peer: AgentChannelEndpoint.Peer
-    private let outbound: WebSocketOutboundWriter
-    private let logger: Logger
+    private let channel: any Channel
+    let logger: Logger
     private let state: Mutex<State>
 
     private struct State {
@@ -22,21 +22,21 @@ final class WebSocketAgentSession: AgentSession {
         var latestManifestID: String?
         /// Milliseconds; each manifest's is greater than the last one's, so the agent can tell the newest.
         var manifestTimeline: Int64 = 0
-        /// The serving task waiting for the session to close (``untilClosed()``), and whether it stopped
-        /// waiting because it was cancelled.
-        var closeWaiter: CheckedContinuation<Void, Never>?
-        var closeWaitCancelled = false
+        /// Called once, when the session closes (``onClose(_:)``).
+        var closed: (@Sendable () -> Void)?
+        /// Whether a WebSocket close frame went out: the agent's close frame then answers it.
+        var closeFrameSent = false
     }
 
     init(
         peer: AgentChannelEndpoint.Peer,
-        outbound: WebSocketOutboundWriter,
+        channel: any Channel,
         openedAt: ContinuousClock.Instant,
         manifestInterval: Duration,
         logger: Logger
     ) {
         self.peer = peer
-        self.outbound = outbound
+        self.channel = channel
         self.logger = logger
         self.state = Mutex(State(liveness: ChannelLiveness(openedAt: openedAt, manifestInterval: manifestInterval)))
     }
@@ -63,7 +63,7 @@ final class WebSocketAgentSession: AgentSession {
     func send(_ message: ACSMessage) async -> Bool {
         guard state.withLock({ $0.open }) else { return false }
         do {
-            try await outbound.writeTextMessage(message.frame())
+            try await channel.writeAndFlush(Self.textFrame(message.frame(), allocator: channel.allocator)).get()
             state.withLock { $0.liveness.lastSent = .now }
             return true
         } catch {
@@ -126,45 +126,82 @@ final class WebSocketAgentSession: AgentSession {
 
     func latestManifestID() -> String? { state.withLock { $0.latestManifestID } }
 
-    /// Ends the session from the control plane's side: the agent is told why, the channel closes, and the
-    /// task serving it stops reading (``untilClosed()`` returns).
-    func close(reason: String) {
-        let (wasOpen, waiter) = state.withLock { state in
-            defer {
-                state.open = false
-                state.closeWaiter = nil
-            }
-            return (state.open, state.closeWaiter)
+    /// Calls `closed` once the session closes (at once if it has): the connection then lets go of it.
+    func onClose(_ closed: @escaping @Sendable () -> Void) {
+        let closedAlready = state.withLock { state -> Bool in
+            guard state.open else { return true }
+            state.closed = closed
+            return false
         }
-        waiter?.resume()
-        guard wasOpen else { return }
-        let outbound = self.outbound
-        Task {
-            try? await outbound.writeTextMessage(ACSMessage.close(ACSCloseMessage(message: reason)).frame())
-            try? await outbound.close(.normalClosure, reason: nil)
-        }
+        if closedAlready { closed() }
     }
 
-    /// Returns once the session is closed, or the calling task is cancelled.
-    func untilClosed() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    guard state.open, !state.closeWaitCancelled else { return true }
-                    state.closeWaiter = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
+    /// Ends the session from the control plane's side: the agent is told why and the channel closes. The
+    /// agent's answer to the close frame ends the connection; one that never comes (a dead path) is not
+    /// waited for longer than ``closeHandshakeLimit``.
+    func close(reason: String) {
+        end(
+            saying: .close(ACSCloseMessage(message: reason)),
+            closeFrame: { $0.closeFrame(.normalClosure) }
+        )
+    }
+
+    /// Refuses the agent its channel: `message` tells it why, and a close frame of `code` ends the channel.
+    func refuse(_ message: ACSMessage, code: WebSocketErrorCode, reason: String) {
+        end(
+            saying: message,
+            closeFrame: { session in
+                var frame = session.closeFrame(code)
+                frame.data.writeString(reason)
+                return frame
             }
-        } onCancel: {
-            let waiter = state.withLock { state in
-                defer {
-                    state.closeWaitCancelled = true
-                    state.closeWaiter = nil
-                }
-                return state.closeWaiter
+        )
+    }
+
+    /// Marks the session closed, tells the agent `message` and closes the channel.
+    private func end(saying message: ACSMessage, closeFrame: (WebSocketAgentSession) -> WebSocketFrame) {
+        let (wasOpen, closed) = state.withLock { state in
+            defer {
+                state.open = false
+                state.closed = nil
             }
-            waiter?.resume()
+            return (state.open, state.closed)
         }
+        guard wasOpen else { return }
+        closed?()
+        let channel = self.channel
+        channel.write(Self.textFrame(message.frame(), allocator: channel.allocator), promise: nil)
+        channel.writeAndFlush(closeFrame(self), promise: nil)
+        channel.eventLoop.scheduleTask(in: Self.closeHandshakeLimit) { channel.close(promise: nil) }
+    }
+
+    /// How long a closed session's connection waits for the agent's close frame.
+    static let closeHandshakeLimit = TimeAmount.seconds(5)
+
+    /// A close frame of `code`, marked as sent: whether the agent's close frame answers one of ours.
+    func closeFrame(_ code: WebSocketErrorCode) -> WebSocketFrame {
+        state.withLock { $0.closeFrameSent = true }
+        var data = channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+    }
+
+    /// Whether a close frame of ours went out, so a close frame from the agent is its answer.
+    var closeFrameSent: Bool { state.withLock { $0.closeFrameSent } }
+
+    /// Closes the session once the agent has, or the connection is gone: nothing more goes out.
+    func connectionEnded() {
+        let closed = state.withLock { state in
+            defer {
+                state.open = false
+                state.closed = nil
+            }
+            return state.closed
+        }
+        closed?()
+    }
+
+    static func textFrame(_ text: String, allocator: ByteBufferAllocator) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: .text, data: allocator.buffer(string: text))
     }
 }

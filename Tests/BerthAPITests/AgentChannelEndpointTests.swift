@@ -432,6 +432,37 @@ struct AgentChannelEndpointTests {
     }
 
     @Test(
+        "a burst of frames far past what the channel queues is answered in full and in order: reading waits, nothing is dropped"
+    )
+    func burstOfFrames() async throws {
+        try await Self.withServer { server in
+            try await server.connect { inbound, outbound, _ in
+                var frames = inbound.messages(maxSize: ACSMessage.maximumFrameSize).makeAsyncIterator()
+                let count = 400
+                // Written without waiting for answers: many times the frames a channel holds unread.
+                for index in 0..<count {
+                    try await outbound.writeTextMessage(
+                        ACSMessage.taskStopVerification(
+                            ACSTaskStopVerificationMessage(messageId: "burst-\(index)", stopCandidates: [])
+                        ).frame()
+                    )
+                }
+                var answered: [String] = []
+                while answered.count < count,
+                    case .taskStopVerificationAck(let ack)? = try await Self.next(
+                        &frames,
+                        where: { $0.typeName == "TaskStopVerificationAck" }
+                    )
+                {
+                    answered.append(ack.messageId)
+                }
+                #expect(answered == (0..<count).map { "burst-\($0)" })
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+    }
+
+    @Test(
         "refused upgrades say why, as the ECS agent reads it: {\"<Exception>\": message} (no signature, unknown key, wrong secret, expired signature, another instance, unknown instance or cluster, deregistered)"
     )
     func refusals() async throws {
