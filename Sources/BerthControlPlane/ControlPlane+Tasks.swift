@@ -174,7 +174,7 @@ extension ControlPlane {
                 decision = Placement.Decision(instances: chosen, failures: [])
             } else {
                 if Placement.placesRandomly(request.placementStrategy, constraints) {
-                    let here = settings.sharing?.replicaID
+                    let shared = settings.sharing != nil
                     // Without looking at every instance: RunTask's cost stays that of the tasks it places.
                     decision = Placement.placeRandomly(
                         count: request.count,
@@ -186,9 +186,10 @@ extension ControlPlane {
                             return candidate(for: instance, placing: group)
                         },
                         constraints: constraints,
-                        // With replicas, the instances whose agents this one holds: it delivers their tasks
-                        // itself, and other replicas' placements seldom write those instances.
-                        preferring: { arn in here == nil || instances[arn]?.value.agentReplica == here },
+                        // With replicas, the instances whose agents this one holds (its own sessions, not
+                        // the records, which may lag a move): it delivers their tasks itself, and other
+                        // replicas' placements seldom write those instances.
+                        preferring: { arn in !shared || sessions[arn] != nil },
                         using: &generator
                     )
                     if decision.instances.isEmpty,
