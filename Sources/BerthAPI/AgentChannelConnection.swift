@@ -37,8 +37,9 @@ final class AgentChannelConnection: Sendable {
         self.session = session
         self.channel = channel
         enqueue(.connect)
-        // Weakly: the session's close hook would otherwise keep the connection, which keeps the session.
-        session.onClose { [weak self] in self?.enqueue(.disconnect) }
+        // The hook holds the connection until the session closes, which drops the hook: a session always
+        // closes (its channel ends, or unanswered heartbeats end it), and its disconnect is never lost.
+        session.onClose { self.enqueue(.disconnect) }
     }
 
     func received(_ work: Work) { enqueue(work) }

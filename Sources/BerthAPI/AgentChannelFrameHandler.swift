@@ -16,6 +16,11 @@ final class AgentChannelFrameHandler: ChannelDuplexHandler {
         self.connection = connection
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        // A connection that ended during the upgrade sends no channelInactive here.
+        if !context.channel.isActive { connection.channelEnded() }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         // A client masks its frames; joined fragments come unmasked already.
