@@ -9,6 +9,7 @@ struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidParameter = "InvalidParameterException"
         case serialization = "SerializationException"
         case unknownOperation = "UnknownOperationException"
+        case unsupportedFeature = "UnsupportedFeatureException"
         case unrecognizedClient = "UnrecognizedClientException"
         case invalidSignature = "InvalidSignatureException"
         case missingAuthentication = "MissingAuthenticationTokenException"

@@ -17,6 +17,7 @@ struct ECSOperations: Sendable {
     /// Runs `operation` on a body already checked against the model; the answer is the JSON to send.
     func handle(_ operation: String, body: Data, caller: String? = nil) async throws(APIError) -> Data {
         guard let handler = Self.handlers[operation] ?? discoverPollEndpoint(operation) else {
+            if let refusal = Self.refused[operation] { throw refusal }
             throw APIError(.unknownOperation, "Operation \(operation) is not supported by Berth.")
         }
         let output: any Encodable
@@ -39,6 +40,40 @@ struct ECSOperations: Sendable {
             throw APIError(.server, "Cannot encode the answer: \(error)")
         }
     }
+
+    /// The model's operations that cannot apply to self-managed hosts, each refused with why, in an
+    /// exception the operation's model lists (README lists them too).
+    static let refused: [String: APIError] = {
+        let expressGateway = APIError(
+            .unsupportedFeature,
+            "Express Gateway services are AWS-managed (an ALB, Fargate and an infrastructure role in an AWS account); "
+                + "Berth has no such backend. Create a service with CreateService instead."
+        )
+        return [
+            "CreateExpressGatewayService": expressGateway,
+            "DeleteExpressGatewayService": expressGateway,
+            "DescribeExpressGatewayService": expressGateway,
+            "UpdateExpressGatewayService": expressGateway,
+            "ExecuteCommand": APIError(
+                .client,
+                "ExecuteCommand needs an SSM Session Manager backend, which Berth does not have; "
+                    + "run `docker exec` on the container's host instead."
+            ),
+            "UpdateContainerAgent": APIError(
+                .client,
+                "Berth's agent is updated with its Debian package on each host (apt-get install berth), "
+                    + "not through the control plane."
+            ),
+            "SubmitAttachmentStateChanges": APIError(
+                .client,
+                "Berth's agents attach no elastic network interfaces, so there are no attachment states to submit."
+            ),
+            "ListServicesByNamespace": APIError(
+                .client,
+                "Berth has no Service Connect or Cloud Map namespaces, so no service belongs to one."
+            ),
+        ]
+    }()
 
     private func discoverPollEndpoint(_ operation: String) -> Handler? {
         guard operation == "DiscoverPollEndpoint" else { return nil }

@@ -138,6 +138,20 @@ struct ECSAPITests {
                 "ResourceNotFoundException", "resource"
             ),
             ("FlyToTheMoon", "{}", "UnknownOperationException", "FlyToTheMoon"),
+            // The model's operations that cannot apply here say why, in an exception their model lists.
+            (
+                "CreateExpressGatewayService",
+                #"{"executionRoleArn":"r","infrastructureRoleArn":"r","primaryContainer":{"image":"nginx"}}"#,
+                "UnsupportedFeatureException", "Express Gateway"
+            ),
+            ("DescribeExpressGatewayService", #"{"serviceArn":"s"}"#, "UnsupportedFeatureException", "CreateService"),
+            (
+                "ExecuteCommand", #"{"command":"sh","interactive":true,"task":"t"}"#, "ClientException",
+                "Session Manager"
+            ),
+            ("UpdateContainerAgent", #"{"containerInstance":"i"}"#, "ClientException", "Debian package"),
+            ("SubmitAttachmentStateChanges", #"{"attachments":[]}"#, "ClientException", "network interfaces"),
+            ("ListServicesByNamespace", #"{"namespace":"n"}"#, "ClientException", "Service Connect"),
             ("", "{}", "UnknownOperationException", "X-Amz-Target"),
         ]
     )
