@@ -58,7 +58,8 @@ final class AgentChannelFrameHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // The server shuts down: the agent is told, and connects again (to another replica, if any).
+        // The server shuts down, and waits for every channel to close: the agent is told, and connects
+        // again (to another replica, if any). The keeper has closed them already when it stopped first.
         if event is ChannelShouldQuiesceEvent {
             connection.session.close(reason: "the control plane is shutting down")
         }

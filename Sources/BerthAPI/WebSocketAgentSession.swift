@@ -160,15 +160,7 @@ final class WebSocketAgentSession: AgentSession {
 
     /// Marks the session closed, tells the agent `message` and closes the channel.
     private func end(saying message: ACSMessage, closeFrame: (WebSocketAgentSession) -> WebSocketFrame) {
-        let (wasOpen, closed) = state.withLock { state in
-            defer {
-                state.open = false
-                state.closed = nil
-            }
-            return (state.open, state.closed)
-        }
-        guard wasOpen else { return }
-        closed?()
+        guard markClosed() else { return }
         let channel = self.channel
         channel.write(Self.textFrame(message.frame(), allocator: channel.allocator), promise: nil)
         channel.writeAndFlush(closeFrame(self), promise: nil)
@@ -190,15 +182,20 @@ final class WebSocketAgentSession: AgentSession {
     var closeFrameSent: Bool { state.withLock { $0.closeFrameSent } }
 
     /// Closes the session once the agent has, or the connection is gone: nothing more goes out.
-    func connectionEnded() {
-        let closed = state.withLock { state in
+    func connectionEnded() { markClosed() }
+
+    /// Marks the session closed and calls its close hook, the first time only; whether it was open.
+    @discardableResult
+    private func markClosed() -> Bool {
+        let (wasOpen, closed) = state.withLock { state in
             defer {
                 state.open = false
                 state.closed = nil
             }
-            return state.closed
+            return (state.open, state.closed)
         }
         closed?()
+        return wasOpen
     }
 
     static func textFrame(_ text: String, allocator: ByteBufferAllocator) -> WebSocketFrame {
